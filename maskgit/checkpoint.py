@@ -1,0 +1,93 @@
+"""Checkpoints: safetensors weights plus a JSON config, written atomically, loaded safely.
+
+A checkpoint named NAME in folder DIR is DIR/NAME.safetensors and DIR/NAME.json; the JSON
+holds {"kind", "format_version", "config", "info"}. Nothing is unpickled.
+"""
+import json
+import os
+import tempfile
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path, write_fn):
+    """Write via a temp file in the same folder and rename, so a kill never leaves half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    os.close(fd)
+    try:
+        write_fn(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; checkpoints are for sharing
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_tensors(tensors, path, dtype=None):
+    tensors = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+               .detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, lambda tmp: save_file(tensors, tmp))
+
+
+def save_json(obj, path):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+    atomic_write_bytes(path, write)
+
+
+def save_checkpoint(model, folder, name, kind, info=None, dtype=torch.float16):
+    """Weights (stored as `dtype`, fp16 halves the size) + config JSON."""
+    save_tensors(model.state_dict(), os.path.join(folder, f"{name}.safetensors"), dtype)
+    save_json({"kind": kind, "format_version": FORMAT_VERSION, "config": model.config.to_dict(),
+               "info": info or {}}, os.path.join(folder, f"{name}.json"))
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint config missing: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint config is not valid JSON: {path} ({e})") from None
+
+
+def read_tensors(path):
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint weights missing: {path}")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint weights are corrupt or truncated: {path} ({e})") from None
+
+
+def load_checkpoint(folder, name, kind, model_cls, config_cls):
+    """Build model_cls(config_cls(**config)) and load its weights; every mismatch is a CheckpointError."""
+    meta = read_json(os.path.join(folder, f"{name}.json"))
+    if not isinstance(meta, dict) or meta.get("kind") != kind:
+        raise CheckpointError(f"{folder}/{name}.json is not a {kind} checkpoint config")
+    try:
+        model = model_cls(config_cls(**meta["config"]))
+    except (KeyError, TypeError, AssertionError, ValueError) as e:
+        raise CheckpointError(f"{folder}/{name}.json has an invalid config ({e})") from None
+    tensors = read_tensors(os.path.join(folder, f"{name}.safetensors"))
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = (missing and f"missing {missing[:3]}") or (unexpected and f"unexpected {unexpected[:3]}") \
+            or f"shape mismatch at {wrong[:3]}"
+        raise CheckpointError(f"{folder}/{name}.safetensors does not match its config: {detail}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    model.eval()
+    return model, meta.get("info", {})

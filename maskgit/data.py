@@ -1,0 +1,43 @@
+"""Image folders -> one uint8 tensor in memory (12k faces of 64x64 are 150 MB)."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import MaskGITError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def list_images(folder):
+    if not os.path.isdir(folder):
+        raise MaskGITError(f"image folder not found: {folder}")
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    if not names:
+        raise MaskGITError(f"no images in {folder}")
+    return [os.path.join(folder, n) for n in names]
+
+
+def _read_rgb(path, size):
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        if img.size != (size, size):
+            side = min(img.size)
+            left, top = (img.width - side) // 2, (img.height - side) // 2
+            img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+        return np.asarray(img, dtype=np.uint8)
+
+
+def load_image_folder(folder, size=64, limit=None, workers=8):
+    """All images of `folder` as uint8 (N, 3, size, size), sorted by file name."""
+    paths = list_images(folder)[:limit]
+    with ThreadPoolExecutor(workers) as pool:
+        arrays = list(pool.map(lambda p: _read_rgb(p, size), paths))
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def to_model_range(batch_uint8):
+    """uint8 (B, 3, H, W) -> float in [-1, 1]."""
+    return batch_uint8.float() / 127.5 - 1

@@ -1,0 +1,95 @@
+"""Iterative parallel decoding (MaskGIT) over token ids, as a generator of steps.
+
+Pure token logic: the caller supplies a function from token ids to logits, so this module
+knows nothing about images, devices or autocast.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from .errors import MaskGITError
+from .schedules import get_schedule, tokens_still_masked
+
+
+@dataclass
+class DecodeStep:
+    step: int                     # 1-based index of this step
+    total_iter: int               # length of the schedule
+    tokens: torch.Tensor          # (B, N) prediction: known + decided + sampled for still masked
+    still_masked: torch.Tensor    # (B, N) bool, masked after this step
+    newly_decided: torch.Tensor   # (B, N) bool, decided at this step
+    known: torch.Tensor           # (B, N) bool, known before decoding started
+
+    @property
+    def ratio(self):
+        return self.step / self.total_iter
+
+
+def check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature=0.0):
+    if isinstance(schedule, str):
+        get_schedule(schedule)
+    if not isinstance(total_iter, int) or total_iter < 1:
+        raise MaskGITError(f"total iterations must be a whole number >= 1, got {total_iter!r}")
+    if not isinstance(sweet_spot, int) or not 1 <= sweet_spot <= total_iter:
+        raise MaskGITError(
+            f"sweet spot must be between 1 and total iterations ({total_iter}), got {sweet_spot!r}")
+    if choice_temperature < 0:
+        raise MaskGITError(f"choice temperature must be >= 0, got {choice_temperature!r}")
+
+
+def gumbel_noise(shape, generator, device):
+    u = torch.rand(shape, generator=generator, device=device).clamp_(1e-20, 1.0 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+def select_still_masked(confidence, n_masked):
+    """True at the n_masked[b] lowest-confidence positions of each row b."""
+    ranks = confidence.argsort(dim=1).argsort(dim=1)
+    return ranks < n_masked[:, None]
+
+
+def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine", total_iter=10,
+                     sweet_spot=None, choice_temperature=4.5, sample=True, generator=None):
+    """Fill `hole` (B, N) bool of `tokens` (B, N) step by step; yields a DecodeStep per step.
+
+    Runs `sweet_spot` steps of a `total_iter`-step schedule; the last yielded step's
+    `tokens` are the output. Each step predicts every masked token, scores the choice by
+    log-probability plus Gumbel noise scaled by choice_temperature * (1 - r), decides the
+    most confident ones and keeps the rest masked, as many as the schedule says.
+    """
+    sweet_spot = total_iter if sweet_spot is None else sweet_spot
+    check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature)
+    gamma = get_schedule(schedule) if isinstance(schedule, str) else schedule
+    hole = hole.bool()
+    initial = hole.sum(dim=1)
+    if (initial == 0).any():
+        raise MaskGITError("the hole is empty: paint at least one 4x4 block to inpaint")
+
+    known = ~hole
+    z = torch.where(hole, torch.full_like(tokens, mask_token_id), tokens)
+    masked = hole.clone()
+    for t in range(sweet_spot):
+        logits = logits_fn(z).float()
+        probs = logits.softmax(dim=-1)
+        b, n, v = probs.shape
+        if sample:
+            sampled = torch.multinomial(probs.view(-1, v), 1, generator=generator).view(b, n)
+        else:
+            sampled = probs.argmax(dim=-1)
+        chosen_p = probs.gather(-1, sampled[..., None]).squeeze(-1)
+        prediction = torch.where(masked, sampled, z)
+
+        r = (t + 1) / total_iter
+        confidence = torch.log(chosen_p.clamp_min(1e-30))
+        if choice_temperature > 0:
+            confidence = confidence + choice_temperature * (1 - r) * gumbel_noise(
+                confidence.shape, generator, confidence.device)
+        confidence = torch.where(masked, confidence, torch.full_like(confidence, float("inf")))
+        n_keep = torch.tensor([tokens_still_masked(gamma, t, total_iter, int(k)) for k in initial],
+                              device=confidence.device)
+        still = select_still_masked(confidence, n_keep) & masked
+        newly = masked & ~still
+        z = torch.where(newly, prediction, z)
+        masked = still
+        yield DecodeStep(step=t + 1, total_iter=total_iter, tokens=prediction, still_masked=masked,
+                         newly_decided=newly, known=known)

@@ -1,0 +1,78 @@
+"""Reading faces and masks from files into the model's 64x64 RGB convention."""
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import MaskGITError
+
+IMAGE_SIZE = 64
+
+
+def _open(path, what):
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except FileNotFoundError:
+        raise MaskGITError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise MaskGITError(f"{what} is a folder, not an image: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise MaskGITError(f"{what} is not a readable image: {path} ({e.__class__.__name__})") from None
+
+
+def _center_crop_box(w, h):
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return (left, top, left + side, top + side)
+
+
+def to_model_rgb(img, size=IMAGE_SIZE, name="image"):
+    """PIL image of any mode/size -> uint8 (size, size, 3), warning about each conversion."""
+    if img.mode != "RGB":
+        if img.mode in ("RGBA", "LA", "P", "PA"):
+            img = img.convert("RGBA")
+            backdrop = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(backdrop, img)
+        warnings.warn(f"{name}: converted from {img.mode} to RGB", stacklevel=2)
+        img = img.convert("RGB")
+    if img.size != (size, size):
+        warnings.warn(f"{name}: {img.size[0]}x{img.size[1]} center-cropped and resized to {size}x{size}",
+                      stacklevel=2)
+        img = img.crop(_center_crop_box(*img.size)).resize((size, size), Image.BICUBIC)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def mask_to_model_hole(mask_img, size=IMAGE_SIZE):
+    """PIL mask (0 = hole, 255 = known) -> bool (size, size), True = hole, same crop as images."""
+    gray = np.asarray(mask_img.convert("L"))
+    hole = Image.fromarray(((gray <= 127) * 255).astype(np.uint8))
+    if hole.size != (size, size):
+        hole = hole.crop(_center_crop_box(*hole.size)).resize((size, size), Image.NEAREST)
+    return np.asarray(hole) > 127
+
+
+def load_image(path, size=IMAGE_SIZE):
+    img = _open(path, "image")
+    return to_model_rgb(img, size, name=str(path)), img.size
+
+
+def load_mask(path, image_size_wh, size=IMAGE_SIZE):
+    """Mask file (0 = hole, 255 = known) of the image's original size -> bool hole."""
+    mask = _open(path, "mask")
+    if mask.size != tuple(image_size_wh):
+        raise MaskGITError(f"mask is {mask.size[0]}x{mask.size[1]} but the image is "
+                           f"{image_size_wh[0]}x{image_size_wh[1]}: {path}")
+    return mask_to_model_hole(mask, size)
+
+
+def save_rgb(array_or_tensor, path, scale=1):
+    """uint8 (H, W, 3) array or float (3, H, W) tensor in [0, 1] -> PNG, optionally enlarged."""
+    arr = array_or_tensor
+    if hasattr(arr, "detach"):
+        arr = (arr.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    img = Image.fromarray(arr)
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    img.save(path)

@@ -1,0 +1,50 @@
+"""Pixel holes, token holes and pasting known pixels back.
+
+Convention: a *hole* mask is True where content is missing. The course's mask files are
+the opposite (255 = known), so conversions from files go through `hole_from_mask_image`.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def hole_from_mask_array(mask, threshold=127):
+    """uint8/float array-like (H, W), 0 = hole, 255 = known  ->  bool tensor, True = hole."""
+    mask = torch.as_tensor(mask)
+    if mask.ndim == 3:  # keep the first channel of an RGB(A) mask image
+        mask = mask[..., 0]
+    return mask <= threshold
+
+
+def pixel_to_token_hole(hole, patch=4):
+    """(B, H, W) pixel hole -> (B, H/patch, W/patch) token hole.
+
+    A token counts as known only if its whole patch x patch block is known (the course's
+    rule), so any hole pixel inside a block makes that token part of the hole.
+    """
+    squeeze = hole.ndim == 2
+    if squeeze:
+        hole = hole[None]
+    token_hole = F.max_pool2d(hole[:, None].float(), patch).squeeze(1) > 0
+    return token_hole[0] if squeeze else token_hole
+
+
+def token_to_pixel(token_map, patch=4):
+    """(B, h, w) token-level map -> (B, h*patch, w*patch) pixel map (nearest)."""
+    return token_map.repeat_interleave(patch, -2).repeat_interleave(patch, -1)
+
+
+def paste_back(decoded, original, hole, feather=1):
+    """Keep `original` where pixels are known and `decoded` inside the hole.
+
+    decoded, original: (B, 3, H, W); hole: (B, H, W) bool. With feather > 0 the known
+    pixels within `feather` pixels of the hole are blended towards the decoded image, so
+    the seam is soft; known pixels further away are copied exactly.
+    """
+    alpha = hole[:, None].float()
+    if feather > 0:
+        k = 2 * feather + 1
+        # Distance-like ramp: repeated 3x3 box blurs of the hole, kept >= the hard hole.
+        soft = F.avg_pool2d(alpha, k, stride=1, padding=feather, count_include_pad=False)
+        ring = F.max_pool2d(alpha, k, stride=1, padding=feather) > 0
+        alpha = torch.where(ring, torch.maximum(alpha, soft), alpha)
+    return alpha * decoded + (1 - alpha) * original

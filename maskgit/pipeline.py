@@ -1,0 +1,157 @@
+"""MaskGIT inpainting: tokenizer + transformer + iterative decoding, image in, steps out."""
+import contextlib
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .decoding import check_decode_settings, iterative_decode
+from .errors import MaskGITError
+from .masks import paste_back, pixel_to_token_hole
+from .transformer import BidirectionalTransformer, TransformerConfig
+from .vqgan import VQGAN, VQGANConfig
+
+
+@dataclass
+class InpaintStep:
+    """One decoding step for a batch. Token maps are (B, h, w); images (B, 3, H, W) in [0, 1]."""
+    step: int
+    total_iter: int
+    sweet_spot: int
+    known: torch.Tensor          # token known before decoding
+    still_masked: torch.Tensor   # token still masked after this step
+    newly_decided: torch.Tensor  # token decided at this step
+    tokens: torch.Tensor         # predicted token ids
+    image: Optional[torch.Tensor] = None      # decoded prediction (the course's output)
+    composite: Optional[torch.Tensor] = None  # known pixels pasted back
+
+    @property
+    def is_final(self):
+        return self.step == self.sweet_spot
+
+
+def resolve_device(device="auto"):
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MaskGITError("--device cuda was asked for but no CUDA GPU is available")
+    return torch.device(device)
+
+
+class MaskGIT:
+    def __init__(self, vqgan, transformer, device="cpu", bf16=True):
+        if transformer.config.vocab_size != vqgan.codebook_size:
+            raise MaskGITError(f"transformer vocabulary ({transformer.config.vocab_size}) does not match "
+                               f"the tokenizer's codebook ({vqgan.codebook_size})")
+        self.device = resolve_device(device)
+        self.vqgan = vqgan.to(self.device).eval()
+        self.transformer = transformer.to(self.device).eval()
+        self.bf16 = bf16
+        self.grid = vqgan.config.grid_size
+        self.image_size = vqgan.config.image_size
+
+    def autocast(self):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # -- conversions -------------------------------------------------------------------
+    def to_batch(self, images, holes):
+        """uint8 (H, W, 3) / (B, H, W, 3) arrays or float (B, 3, H, W) tensors in [0, 1],
+        and bool holes (H, W) / (B, H, W)  ->  device tensors (B, 3, H, W), (B, H, W)."""
+        images = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
+        if images.dtype == torch.uint8:
+            images = (images[None] if images.ndim == 3 else images).permute(0, 3, 1, 2).float() / 255
+        elif images.ndim == 3:
+            images = images[None]
+        holes = torch.as_tensor(holes).bool()
+        holes = holes[None] if holes.ndim == 2 else holes
+        size = self.image_size
+        if images.shape[1:] != (3, size, size) or holes.shape[1:] != (size, size):
+            raise MaskGITError(f"expected {size}x{size} RGB images and masks, got {tuple(images.shape)} "
+                               f"and {tuple(holes.shape)}")
+        if images.shape[0] != holes.shape[0]:
+            raise MaskGITError("need one mask per image")
+        return images.to(self.device), holes.to(self.device)
+
+    @torch.no_grad()
+    def encode(self, images01):
+        with self.autocast():
+            return self.vqgan.encode(images01 * 2 - 1).flatten(1)
+
+    @torch.no_grad()
+    def decode(self, tokens):
+        with self.autocast():
+            img = self.vqgan.decode(tokens.view(-1, self.grid, self.grid))
+        return (img + 1) / 2
+
+    @torch.no_grad()
+    def _logits(self, tokens):
+        with self.autocast():
+            return self.transformer(tokens)
+
+    # -- decoding ----------------------------------------------------------------------
+    @torch.no_grad()
+    def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
+                      choice_temperature=4.5, seed=0, sample=True, decode="every", feather=1):
+        """Yield an InpaintStep per decoding step (sweet_spot of them).
+
+        decode: "every" decodes images at each step (for streaming), "final" only at the
+        sweet spot (for evaluation), "none" never.
+        """
+        check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature)
+        images, holes = self.to_batch(images, holes)
+        token_hole = pixel_to_token_hole(holes).flatten(1)
+        if (token_hole.sum(1) == 0).any():
+            raise MaskGITError("the hole is empty: paint at least a few pixels to inpaint")
+        # Gray fill as in the course's masked images, so known tokens see the same input.
+        masked_input = torch.where(holes[:, None], torch.full_like(images, 128 / 255), images)
+        tokens = self.encode(masked_input)
+        generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        shape = (-1, self.grid, self.grid)
+        for s in iterative_decode(self._logits, tokens, token_hole,
+                                  mask_token_id=self.transformer.config.mask_token_id,
+                                  schedule=schedule, total_iter=total_iter, sweet_spot=sweet_spot,
+                                  choice_temperature=choice_temperature, sample=sample,
+                                  generator=generator):
+            record = InpaintStep(step=s.step, total_iter=total_iter, sweet_spot=sweet_spot,
+                                 known=s.known.view(shape), still_masked=s.still_masked.view(shape),
+                                 newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape))
+            if decode == "every" or (decode == "final" and record.is_final):
+                record.image = self.decode(s.tokens)
+                record.composite = paste_back(record.image, images, holes, feather=feather)
+            yield record
+
+    def inpaint(self, images, holes, **kwargs):
+        """The final InpaintStep only (images decoded once, at the sweet spot)."""
+        kwargs.setdefault("decode", "final")
+        for record in self.inpaint_steps(images, holes, **kwargs):
+            pass
+        return record
+
+    def generate_steps(self, n=1, **kwargs):
+        """Draw new faces from an all-masked grid (nothing known)."""
+        size = self.image_size
+        images = torch.full((n, 3, size, size), 0.5)
+        holes = torch.ones(n, size, size, dtype=torch.bool)
+        return self.inpaint_steps(images, holes, **kwargs)
+
+    def save(self, folder, dtype=torch.float16, vqgan_info=None, transformer_info=None):
+        save_checkpoint(self.vqgan, folder, "vqgan", "vqgan", vqgan_info, dtype)
+        save_checkpoint(self.transformer, folder, "transformer", "transformer", transformer_info, dtype)
+
+
+def load_vqgan(folder, name="vqgan"):
+    return load_checkpoint(folder, name, "vqgan", VQGAN, VQGANConfig)[0]
+
+
+def load_transformer(folder):
+    return load_checkpoint(folder, "transformer", "transformer", BidirectionalTransformer,
+                           TransformerConfig)[0]
+
+
+def load(folder="checkpoints", device="auto", bf16=True):
+    """Load the tokenizer and transformer saved in `folder` into a ready MaskGIT."""
+    return MaskGIT(load_vqgan(folder), load_transformer(folder), device=device, bf16=bf16)

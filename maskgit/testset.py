@@ -1,0 +1,27 @@
+"""The inpainting test folder: DIR/masked_image/image_NNN.png, DIR/mask64/mask_NNN.png, DIR/gt/image_NNN.png."""
+import os
+
+import numpy as np
+
+from .errors import MaskGITError
+from .images import load_image, mask_to_model_hole, _open
+
+
+def load_test_folder(test_dir, limit=None):
+    """uint8 (N, 64, 64, 3) masked images and truth, bool (N, 64, 64) holes, and names."""
+    for sub in ("masked_image", "mask64", "gt"):
+        if not os.path.isdir(os.path.join(test_dir, sub)):
+            raise MaskGITError(f"{test_dir} must hold masked_image/, mask64/ and gt/ (missing {sub}/)")
+    names = sorted(n for n in os.listdir(os.path.join(test_dir, "gt")) if n.lower().endswith(".png"))
+    if not names:
+        raise MaskGITError(f"no PNG images in {test_dir}/gt")
+    names = names[:limit]
+    masked, truth, holes = [], [], []
+    for name in names:
+        mask_name = name.replace("image_", "mask_", 1)
+        gt, size = load_image(os.path.join(test_dir, "gt", name))
+        img, _ = load_image(os.path.join(test_dir, "masked_image", name))
+        mask_path = os.path.join(test_dir, "mask64", mask_name)
+        hole = mask_to_model_hole(_open(mask_path, "mask"))
+        masked.append(img); truth.append(gt); holes.append(hole)
+    return np.stack(masked), np.stack(truth), np.stack(holes), names

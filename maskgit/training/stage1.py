@@ -1,0 +1,169 @@
+"""Stage 1: train the VQGAN tokenizer.
+
+Phase A (progress < gan_start): encoder + decoder on L1 + L2 reconstruction.
+Phase B: the encoder is frozen, so token ids no longer change, and the decoder is tuned
+with an adversarial patch loss weighted adaptively (VQGAN paper). The tokenizer as it was
+at the switch is exported as `vqgan_pregan`, with the same tokens as the final one, so
+stage 2 can start then and either decoder can be chosen afterwards.
+"""
+import math
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..checkpoint import save_checkpoint
+from ..data import load_image_folder, to_model_range
+from ..vqgan import VQGAN, VQGANConfig, count_parameters
+from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
+from .discriminator import PatchDiscriminator, adaptive_gan_weight, hinge_d_loss
+
+
+def psnr(x, y):
+    """Images in [-1, 1]; mean PSNR in dB over the batch."""
+    mse = ((x - y) / 2).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return (10 * torch.log10(1 / mse)).mean().item()
+
+
+@torch.no_grad()
+def validate(model, val_images, device, batch=128):
+    model.eval()
+    scores, codes = [], []
+    for i in range(0, len(val_images), batch):
+        x = to_model_range(val_images[i:i + batch].to(device))
+        with autocast(device):
+            tokens = model.encode(x)
+            recon = model.decode(tokens)
+        scores.append(psnr(recon.float(), x) * len(x))
+        codes.append(tokens.flatten().cpu())
+    model.train()
+    used = torch.cat(codes).unique().numel()
+    return {"val_psnr": sum(scores) / len(val_images), "codes_used": used,
+            "codebook_usage": used / model.codebook_size}
+
+
+def random_batch(images, batch, generator, device):
+    idx = torch.randint(len(images), (batch,), generator=generator)
+    x = to_model_range(images[idx.to(images.device)].to(device, non_blocking=True))
+    flip = torch.rand(batch, generator=generator) < 0.5
+    return torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
+
+
+def train_vqgan(args):
+    ddp = Distributed(args.device)
+    device = ddp.device
+    torch.manual_seed(args.seed + ddp.rank)
+    os.makedirs(args.out, exist_ok=True)
+    cfg = VQGANConfig(channels=tuple(args.channels), res_blocks=args.res_blocks,
+                      fsq_levels=tuple(args.fsq_levels))
+    model = VQGAN(cfg).to(device)
+    disc = PatchDiscriminator(args.disc_channels).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+        disc = disc.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
+
+    step, elapsed = 0, 0.0
+    state = None if args.fresh else load_state(args.out)
+    if state:
+        parts, info = state
+        model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
+        opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
+        step, elapsed = info["step"], info["elapsed"]
+        if ddp.is_main:
+            print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
+
+    train = load_image_folder(os.path.join(args.data_root, "train"), limit=args.limit)
+    val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.val_limit)
+    if device.type == "cuda":
+        train = train.to(device)
+    steps_per_epoch = max(1, len(train) // (args.batch_size * ddp.world))
+    if ddp.is_main:
+        print(f"VQGAN {count_parameters(model) / 1e6:.2f}M params, discriminator "
+              f"{count_parameters(disc) / 1e6:.2f}M; {len(train)} train / {len(val)} val images; "
+              f"{steps_per_epoch} steps per epoch on {ddp.world} x {device}")
+
+    budget = Budget(args.steps, args.minutes, elapsed)
+    gen = torch.Generator().manual_seed(args.seed * 1000 + ddp.rank + step)
+    bar = tqdm(total=args.steps, initial=step, disable=not ddp.is_main, desc="vqgan",
+               mininterval=args.log_seconds, dynamic_ncols=True)
+    last_save, log = time.time(), {}
+
+    def export(name):
+        info = {"step": step, "minutes": budget.elapsed / 60, **validate(model, val, device)}
+        save_checkpoint(model, args.out, name, "vqgan", info)
+        return info
+
+    def checkpoint():
+        save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
+                              "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
+                   {"step": step, "elapsed": budget.elapsed})
+
+    model.train()
+    while not ddp.any(budget.done(step)):
+        progress = budget.progress(step)
+        gan_phase = progress >= args.gan_start
+        if gan_phase and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) and ddp.is_main:
+            log = export("vqgan_pregan")
+            print(f"\nphase B (encoder frozen, adversarial decoder) from step {step}: {log}")
+        for g in opt.param_groups:
+            g["lr"] = lr_at(progress, args.lr, warmup=0.02)
+        x = random_batch(train, args.batch_size, gen, device)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+
+        with autocast(device):
+            if gan_phase:
+                with torch.no_grad():
+                    z = model.quantize(x)
+            else:
+                z = model.quantize(x)
+            recon = model.decoder(z).float()
+            rec_loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
+            loss = rec_loss
+            if gan_phase:
+                g_loss = -disc(recon).float().mean()
+                weight = adaptive_gan_weight(rec_loss, g_loss, model.decoder.conv_out.weight)
+                loss = rec_loss + args.disc_weight * weight * g_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        ddp.average_gradients(model.parameters())
+        opt.step()
+
+        if gan_phase:
+            with autocast(device):
+                d_loss = hinge_d_loss(disc(x).float(), disc(recon.detach()).float())
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            ddp.average_gradients(disc.parameters())
+            opt_d.step()
+
+        step += 1
+        bar.update(1)
+        if step % 25 == 0:
+            post = {"rec": f"{rec_loss.item():.4f}", "prog": f"{progress:.0%}"}
+            if gan_phase:
+                post.update(g=f"{g_loss.item():.3f}", d=f"{d_loss.item():.3f}", w=f"{weight.item():.2f}")
+            bar.set_postfix(post, refresh=False)
+        if ddp.is_main and (step % steps_per_epoch == 0 or time.time() - last_save > args.save_seconds):
+            checkpoint()
+            last_save = time.time()
+        if ddp.is_main and step % args.val_every == 0:
+            record = {"step": step, "minutes": round(budget.elapsed / 60, 2), "rec_loss": rec_loss.item(),
+                      "phase": "B" if gan_phase else "A", **validate(model, val, device)}
+            append_log(args.out, record)
+            bar.write(str(record))
+    bar.close()
+    if ddp.is_main:
+        checkpoint()
+        if not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")):
+            export("vqgan_pregan")
+        info = export("vqgan")
+        append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True, **info})
+        print(f"final VQGAN: {info}")
+        if args.export_to:
+            save_checkpoint(model, args.export_to, "vqgan", "vqgan", info)
+    ddp.close()

@@ -1,0 +1,173 @@
+"""Stage 2: masked visual token modelling on tokens cached from the frozen VQGAN."""
+import hashlib
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ..checkpoint import read_tensors, save_checkpoint, save_tensors
+from ..data import load_image_folder, to_model_range
+from ..pipeline import load_vqgan
+from ..transformer import BidirectionalTransformer, TransformerConfig
+from ..vqgan import count_parameters
+from .common import EMA, Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
+from .masking import sample_training_mask
+
+
+def file_digest(path):
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def encode_folder(vqgan, folder, device, flips, limit=None, batch=256):
+    images = load_image_folder(folder, limit=limit)
+    out = []
+    for i in tqdm(range(0, len(images), batch), desc=f"tokenizing {os.path.basename(folder)}",
+                  mininterval=5, leave=False):
+        x = to_model_range(images[i:i + batch].to(device))
+        views = [x, x.flip(-1)] if flips else [x]
+        with autocast(device):
+            out += [vqgan.encode(v).flatten(1).short().cpu() for v in views]
+    return torch.cat(out)
+
+
+def cached_tokens(args, device):
+    """Token ids of train (with horizontal flips) and val, computed once per tokenizer."""
+    weights = os.path.join(args.vqgan, f"{args.vqgan_name}.safetensors")
+    key = file_digest(weights)
+    path = os.path.join(args.out, f"tokens-{key}-{args.limit or 'all'}.safetensors")
+    if os.path.exists(path):
+        t = read_tensors(path)
+        return t["train"].long(), t["val"].long(), key
+    vqgan = load_vqgan(args.vqgan, args.vqgan_name).to(device)
+    train = encode_folder(vqgan, os.path.join(args.data_root, "train"), device, True, args.limit)
+    val = encode_folder(vqgan, os.path.join(args.data_root, "val"), device, False, args.val_limit)
+    save_tensors({"train": train, "val": val}, path)
+    return train.long(), val.long(), key
+
+
+def masked_loss(model, tokens, mask, mask_id, label_smoothing=0.0):
+    inputs = torch.where(mask, torch.full_like(tokens, mask_id), tokens)
+    logits = model(inputs)
+    return F.cross_entropy(logits[mask].float(), tokens[mask], label_smoothing=label_smoothing), logits
+
+
+@torch.no_grad()
+def validate(model, val_tokens, mask_id, device, batch=256, seed=1234):
+    """Masked-token cross entropy and accuracy on val, with fixed random masks."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    total, correct, count = 0.0, 0, 0
+    for i in range(0, len(val_tokens), batch):
+        tokens = val_tokens[i:i + batch].to(device)
+        mask = sample_training_mask(len(tokens), 16, generator=gen, device=device)
+        with autocast(device):
+            loss, logits = masked_loss(model, tokens, mask, mask_id)
+        n = int(mask.sum())
+        total += loss.item() * n
+        correct += int((logits.argmax(-1)[mask] == tokens[mask]).sum())
+        count += n
+    model.train()
+    return {"val_loss": total / count, "val_acc": correct / count}
+
+
+def train_transformer(args):
+    ddp = Distributed(args.device)
+    device = ddp.device
+    torch.manual_seed(args.seed)  # same init on every rank
+    os.makedirs(args.out, exist_ok=True)
+    if ddp.is_main:
+        train_tokens, val_tokens, key = cached_tokens(args, device)
+    if ddp.world > 1:
+        torch.distributed.barrier()
+        if not ddp.is_main:
+            train_tokens, val_tokens, key = cached_tokens(args, device)
+    vocab = int(load_vqgan(args.vqgan, args.vqgan_name).codebook_size)
+    cfg = TransformerConfig(vocab_size=vocab, dim=args.dim, n_layers=args.layers, n_heads=args.heads,
+                            dropout=args.dropout)
+    model = BidirectionalTransformer(cfg).to(device)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "emb" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), fused=device.type == "cuda")
+    ema = EMA(model, args.ema)
+    step, elapsed = 0, 0.0
+    state = None if args.fresh else load_state(args.out)
+    if state:
+        parts, info = state
+        model.load_state_dict(parts["model"]); opt.load_state_dict(parts["opt"])
+        ema.shadow = {k: v.float().to(device) for k, v in parts["ema"].items()}
+        step, elapsed = info["step"], info["elapsed"]
+        if ddp.is_main:
+            print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
+    net = DistributedDataParallel(model) if ddp.world > 1 else model
+    train_tokens = train_tokens.to(device)
+    steps_per_epoch = max(1, len(train_tokens) // (args.batch_size * ddp.world))
+    if ddp.is_main:
+        print(f"transformer {count_parameters(model) / 1e6:.2f}M params; {len(train_tokens)} train "
+              f"sequences (with flips), {len(val_tokens)} val; {steps_per_epoch} steps per epoch "
+              f"on {ddp.world} x {device}")
+
+    budget = Budget(args.steps, args.minutes, elapsed)
+    gen = torch.Generator().manual_seed(args.seed * 1000 + ddp.rank + step)
+    bar = tqdm(total=args.steps, initial=step, disable=not ddp.is_main, desc="transformer",
+               mininterval=args.log_seconds, dynamic_ncols=True)
+    last_save = time.time()
+
+    def checkpoint():
+        save_state(args.out, {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow},
+                   {"step": step, "elapsed": budget.elapsed, "tokens": key})
+
+    def export():
+        shipped = BidirectionalTransformer(cfg).to(device)
+        ema.copy_to(shipped)
+        info = {"step": step, "minutes": budget.elapsed / 60, "tokenizer": key,
+                **validate(shipped, val_tokens, cfg.mask_token_id, device)}
+        save_checkpoint(shipped, args.out, "transformer", "transformer", info)
+        if args.export_to:
+            save_checkpoint(shipped, args.export_to, "transformer", "transformer", info)
+        return info
+
+    model.train()
+    while not ddp.any(budget.done(step)):
+        progress = budget.progress(step)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(progress, args.lr, warmup=args.warmup)
+        idx = torch.randint(len(train_tokens), (args.batch_size,), generator=gen).to(device)
+        tokens = train_tokens[idx]
+        mask = sample_training_mask(args.batch_size, 16, generator=gen, device=device)
+        with autocast(device):
+            loss, _ = masked_loss(net, tokens, mask, cfg.mask_token_id, args.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model)
+        step += 1
+        bar.update(1)
+        if step % 25 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}", prog=f"{progress:.0%}", refresh=False)
+        if ddp.is_main and (step % steps_per_epoch == 0 or time.time() - last_save > args.save_seconds):
+            checkpoint()
+            last_save = time.time()
+        if ddp.is_main and step % args.val_every == 0:
+            record = {"step": step, "minutes": round(budget.elapsed / 60, 2), "loss": loss.item(),
+                      **validate(model, val_tokens, cfg.mask_token_id, device)}
+            append_log(args.out, record)
+            bar.write(str(record))
+    bar.close()
+    if ddp.is_main:
+        checkpoint()
+        info = export()
+        append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True,
+                              "ema": True, **info})
+        print(f"final transformer (EMA): {info}")
+    ddp.close()

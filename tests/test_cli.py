@@ -1,0 +1,101 @@
+"""The inpaint command on the shipped checkpoints: outputs, and bad input refused cleanly."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from maskgit.inpaint import main as inpaint_main
+
+
+def write(path, array):
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def files(tmp_path, face):
+    mask = np.full((64, 64), 255, np.uint8)
+    mask[16:40, 20:44] = 0
+    return {"image": write(tmp_path / "face.png", face), "mask": write(tmp_path / "mask.png", mask),
+            "tmp": tmp_path}
+
+
+def run(files, *extra, out="out"):
+    args = ["--image", files["image"], "--mask", files["mask"], "--out", str(files["tmp"] / out),
+            "--checkpoints", os.path.join(ROOT, "checkpoints"), "--device", "cpu", *extra]
+    return inpaint_main(args)
+
+
+def test_writes_every_step_and_the_result(files):
+    assert run(files, "--sweet-spot", "6", "--total-iter", "8", "--seed", "0") == 0
+    out = files["tmp"] / "out"
+    steps = sorted(p.name for p in out.glob("step_*.png"))
+    assert steps == [f"step_{i:02d}.png" for i in range(1, 7)]
+    result = np.asarray(Image.open(out / "result_composited.png"))
+    original = np.asarray(Image.open(files["image"]))
+    assert result.shape == (64, 64, 3)
+    assert np.array_equal(result[:14], original[:14])  # known pixels (beyond the seam) kept
+    assert (out / "decoding.gif").exists() and (out / "result.png").exists()
+
+
+def test_command_line_entry_point(files):
+    proc = subprocess.run([sys.executable, "-m", "maskgit.inpaint", "--image", files["image"], "--mask",
+                           files["mask"], "--out", str(files["tmp"] / "cli"), "--total-iter", "3",
+                           "--sweet-spot", "3", "--checkpoints", os.path.join(ROOT, "checkpoints")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (files["tmp"] / "cli" / "step_03.png").exists()
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("missing_image", "image not found"),
+    ("not_an_image", "not a readable image"),
+    ("mask_size", "mask is 32x32 but the image is 64x64"),
+    ("empty_hole", "no hole"),
+    ("sweet_spot", "sweet spot"),
+    ("schedule", "unknown schedule"),
+    ("checkpoint", "checkpoint"),
+])
+def test_bad_input_is_refused_and_writes_nothing(files, capsys, case, expected):
+    tmp = files["tmp"]
+    extra = []
+    if case == "missing_image":
+        files["image"] = str(tmp / "nope.png")
+    elif case == "not_an_image":
+        (tmp / "text.png").write_text("hello")
+        files["image"] = str(tmp / "text.png")
+    elif case == "mask_size":
+        files["mask"] = write(tmp / "small.png", np.zeros((32, 32), np.uint8))
+    elif case == "empty_hole":
+        files["mask"] = write(tmp / "full.png", np.full((64, 64), 255, np.uint8))
+    elif case == "sweet_spot":
+        extra = ["--sweet-spot", "11", "--total-iter", "10"]
+    elif case == "schedule":
+        extra = ["--schedule", "zigzag"]
+    if case == "checkpoint":
+        code = inpaint_main(["--image", files["image"], "--mask", files["mask"], "--out", str(tmp / "out"),
+                             "--checkpoints", str(tmp / "no-checkpoints"), "--device", "cpu"])
+    else:
+        code = run(files, *extra)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp / "out").exists()
+
+
+def test_odd_images_are_converted_with_a_warning(tmp_path, capsys, face):
+    big = np.asarray(Image.fromarray(face).resize((128, 96)).convert("RGBA"))
+    image = write(tmp_path / "big.png", big)
+    mask = np.full((96, 128), 255, np.uint8)
+    mask[30:60, 50:80] = 0
+    code = inpaint_main(["--image", image, "--mask", write(tmp_path / "m.png", mask), "--out",
+                         str(tmp_path / "o"), "--checkpoints", os.path.join(ROOT, "checkpoints"),
+                         "--total-iter", "2", "--sweet-spot", "2", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "RGBA" in err and "center-cropped and resized" in err
+    assert Image.open(tmp_path / "o" / "result.png").size == (64, 64)

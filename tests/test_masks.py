@@ -1,0 +1,47 @@
+import numpy as np
+import torch
+
+from maskgit.images import mask_to_model_hole
+from maskgit.masks import paste_back, pixel_to_token_hole, token_to_pixel
+from PIL import Image
+
+
+def test_token_is_known_only_if_its_whole_block_is_known():
+    hole = torch.zeros(64, 64, dtype=torch.bool)
+    hole[5, 9] = True          # one pixel in block (1, 2)
+    hole[60:64, 60:64] = True  # exactly block (15, 15)
+    tokens = pixel_to_token_hole(hole)
+    assert tokens.shape == (16, 16)
+    assert tokens[1, 2] and tokens[15, 15]
+    assert tokens.sum() == 2
+
+
+def test_batched_conversion_and_back():
+    hole = torch.rand(3, 64, 64) > 0.97
+    tokens = pixel_to_token_hole(hole)
+    assert tokens.shape == (3, 16, 16)
+    back = token_to_pixel(tokens)
+    assert back.shape == (3, 64, 64)
+    assert (back | ~hole).all()  # every hole pixel lies in a hole token
+
+
+def test_mask_file_convention():
+    arr = np.full((64, 64), 255, np.uint8)
+    arr[10:20, 10:20] = 0
+    hole = mask_to_model_hole(Image.fromarray(arr))
+    assert hole[15, 15] and not hole[0, 0] and hole.sum() == 100
+
+
+def test_paste_back_keeps_known_pixels_beyond_the_feather():
+    original = torch.rand(1, 3, 64, 64)
+    decoded = torch.rand(1, 3, 64, 64)
+    hole = torch.zeros(1, 64, 64, dtype=torch.bool)
+    hole[:, 20:40, 20:40] = True
+    hard = paste_back(decoded, original, hole, feather=0)
+    assert torch.equal(hard[:, :, 20:40, 20:40], decoded[:, :, 20:40, 20:40])
+    assert torch.equal(hard[:, :, :20], original[:, :, :20])
+    soft = paste_back(decoded, original, hole, feather=1)
+    assert torch.equal(soft[:, :, 20:40, 20:40], decoded[:, :, 20:40, 20:40])  # hole fully decoded
+    assert torch.equal(soft[:, :, :19], original[:, :, :19])                    # far pixels exact
+    ring = soft[:, :, 19, 25]
+    assert not torch.equal(ring, original[:, :, 19, 25])                      # seam is blended

@@ -1,0 +1,85 @@
+"""Train MaskGIT from a folder of images (course layout: DATA_ROOT/train, DATA_ROOT/val).
+
+  python train.py vqgan       --data-root DATA --out runs/vqgan --minutes 60
+  python train.py transformer --data-root DATA --vqgan runs/vqgan --out runs/transformer --minutes 120
+  torchrun --nproc_per_node=2 train.py transformer ...   # data parallel (gloo on CPU, nccl on GPU)
+
+Each run resumes from OUT/state.json when it exists (use --fresh to start over); budgets
+(--steps / --minutes) count the whole run across resumes. --export-to DIR also writes the
+final weights there (e.g. checkpoints/).
+"""
+import argparse
+import sys
+
+from maskgit.errors import MaskGITError
+
+
+def common_flags(p):
+    p.add_argument("--data-root", required=True, help="folder with train/ and val/ image folders")
+    p.add_argument("--out", required=True, help="run folder: state, logs and exported weights")
+    p.add_argument("--steps", type=int, help="stop after this many optimizer steps")
+    p.add_argument("--minutes", type=float, help="stop after this much training time")
+    p.add_argument("--batch-size", type=int, default=64, help="per process")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fresh", action="store_true", help="ignore an existing state in --out")
+    p.add_argument("--limit", type=int, help="use only the first N training images (smoke tests)")
+    p.add_argument("--val-limit", type=int, help="use only the first N validation images")
+    p.add_argument("--val-every", type=int, default=500, help="validate every N steps")
+    p.add_argument("--save-seconds", type=float, default=300, help="also save state this often")
+    p.add_argument("--log-seconds", type=float, default=2.0, help="progress bar refresh interval")
+    p.add_argument("--export-to", help="also write the final weights into this folder")
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="stage", required=True)
+
+    vq = sub.add_parser("vqgan", help="stage 1: the image tokenizer")
+    common_flags(vq)
+    vq.add_argument("--lr", type=float, default=2e-4)
+    vq.add_argument("--channels", type=int, nargs="+", default=[64, 128, 192])
+    vq.add_argument("--res-blocks", type=int, default=2)
+    vq.add_argument("--fsq-levels", type=int, nargs="+", default=[8, 5, 5, 5])
+    vq.add_argument("--gan-start", type=float, default=0.6,
+                    help="fraction of the budget after which the encoder freezes and the GAN starts")
+    vq.add_argument("--disc-weight", type=float, default=0.5)
+    vq.add_argument("--disc-lr", type=float, default=2e-4)
+    vq.add_argument("--disc-channels", type=int, default=64)
+
+    tr = sub.add_parser("transformer", help="stage 2: masked visual token modelling")
+    common_flags(tr)
+    tr.add_argument("--vqgan", required=True, help="folder holding the stage-1 weights")
+    tr.add_argument("--vqgan-name", default="vqgan", help="checkpoint name inside --vqgan")
+    tr.add_argument("--lr", type=float, default=5e-4)
+    tr.add_argument("--warmup", type=float, default=0.03, help="warm-up, as a fraction of the budget")
+    tr.add_argument("--weight-decay", type=float, default=0.05)
+    tr.add_argument("--label-smoothing", type=float, default=0.1)
+    tr.add_argument("--ema", type=float, default=0.999)
+    tr.add_argument("--dim", type=int, default=384)
+    tr.add_argument("--layers", type=int, default=12)
+    tr.add_argument("--heads", type=int, default=6)
+    tr.add_argument("--dropout", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    if not args.steps and not args.minutes:
+        parser.error("give a budget: --steps N and/or --minutes M")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    try:
+        if args.stage == "vqgan":
+            from maskgit.training.stage1 import train_vqgan
+            train_vqgan(args)
+        else:
+            from maskgit.training.stage2 import train_transformer
+            train_transformer(args)
+    except MaskGITError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
