@@ -58,9 +58,14 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     most confident ones and keeps the rest masked, as many as the schedule says.
     """
     sweet_spot = total_iter if sweet_spot is None else sweet_spot
-    check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature)
-    gamma = get_schedule(schedule) if isinstance(schedule, str) else schedule
     hole = hole.bool()
+    # One schedule for the batch, or one per row (to compare schedules in a single batch).
+    per_row = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * len(hole)
+    if len(per_row) != len(hole):
+        raise MaskGITError(f"got {len(per_row)} schedules for a batch of {len(hole)}")
+    for s in per_row:
+        check_decode_settings(s, total_iter, sweet_spot, choice_temperature)
+    gammas = [get_schedule(s) if isinstance(s, str) else s for s in per_row]
     initial = hole.sum(dim=1)
     if (initial == 0).any():
         raise MaskGITError("the hole is empty: paint at least one 4x4 block to inpaint")
@@ -85,7 +90,7 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
             confidence = confidence + choice_temperature * (1 - r) * gumbel_noise(
                 confidence.shape, generator, confidence.device)
         confidence = torch.where(masked, confidence, torch.full_like(confidence, float("inf")))
-        n_keep = torch.tensor([tokens_still_masked(gamma, t, total_iter, int(k)) for k in initial],
+        n_keep = torch.tensor([tokens_still_masked(g, t, total_iter, int(k)) for g, k in zip(gammas, initial)],
                               device=confidence.device)
         still = select_still_masked(confidence, n_keep) & masked
         newly = masked & ~still

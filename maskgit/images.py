@@ -40,7 +40,10 @@ def to_model_rgb(img, size=IMAGE_SIZE, name="image"):
     if img.size != (size, size):
         warnings.warn(f"{name}: {img.size[0]}x{img.size[1]} center-cropped and resized to {size}x{size}",
                       stacklevel=2)
-        img = img.crop(_center_crop_box(*img.size)).resize((size, size), Image.BICUBIC)
+        img = img.crop(_center_crop_box(*img.size))
+        # An exact integer zoom (e.g. the studio's 4x view) is undone exactly by area averaging.
+        exact = img.size[0] % size == 0
+        img = img.resize((size, size), Image.BOX if exact else Image.BICUBIC)
     return np.asarray(img, dtype=np.uint8)
 
 

@@ -98,10 +98,12 @@ class MaskGIT:
                       choice_temperature=4.5, seed=0, sample=True, decode="every", feather=1):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
+        schedule: a name for the whole batch, or a list with one name per image.
         decode: "every" decodes images at each step (for streaming), "final" only at the
         sweet spot (for evaluation), "none" never.
         """
-        check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature)
+        for name in schedule if isinstance(schedule, (list, tuple)) else [schedule]:
+            check_decode_settings(name, total_iter, sweet_spot, choice_temperature)
         images, holes = self.to_batch(images, holes)
         token_hole = pixel_to_token_hole(holes).flatten(1)
         if (token_hole.sum(1) == 0).any():

@@ -1,17 +1,20 @@
 """Mask schedules: gamma(r) is the fraction of the hole still masked at progress r in [0, 1].
 
 Every schedule satisfies gamma(0) = 1, gamma(1) = 0 and is non-increasing. They accept a
-Python float or a torch tensor (training draws one ratio per sample).
+Python float, a numpy array or a torch tensor (training draws one ratio per sample).
 """
 import math
 
+import numpy as np
 import torch
 
 from .errors import MaskGITError
 
 
 def _ops(r):
-    return torch if isinstance(r, torch.Tensor) else math
+    if isinstance(r, torch.Tensor):
+        return torch
+    return np if isinstance(r, np.ndarray) else math
 
 
 def cosine(r):
