@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from maskgit.images import IMAGE_SIZE, to_model_rgb
+from maskgit.masks import random_walk_hole
 from maskgit.render import LEGEND, enlarge, save_gif, to_uint8_image, token_state_image
 
 VIEW = 256  # pixels on screen for one 64x64 picture
@@ -79,13 +80,7 @@ def preset_hole(name, seed=0, size=IMAGE_SIZE):
     elif name == "left half":
         hole[:, : size // 2] = True
     elif name == "random blob":
-        rng = np.random.default_rng(seed)
-        y, x = rng.integers(20, 44, 2)
-        yy, xx = np.mgrid[:size, :size]
-        for _ in range(120):  # a random-walk brush, like the test masks
-            hole |= (yy - y) ** 2 + (xx - x) ** 2 <= rng.integers(9, 30)
-            y = int(np.clip(y + rng.integers(-3, 4), 4, size - 5))
-            x = int(np.clip(x + rng.integers(-3, 4), 4, size - 5))
+        hole = random_walk_hole(np.random.default_rng(seed), size)
     else:
         raise InputError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
     return hole

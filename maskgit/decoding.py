@@ -49,13 +49,15 @@ def select_still_masked(confidence, n_masked):
 
 
 def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine", total_iter=10,
-                     sweet_spot=None, choice_temperature=4.5, sample=True, generator=None):
+                     sweet_spot=None, choice_temperature=4.5, sample=True, sampling_temperature=1.0,
+                     generator=None):
     """Fill `hole` (B, N) bool of `tokens` (B, N) step by step; yields a DecodeStep per step.
 
     Runs `sweet_spot` steps of a `total_iter`-step schedule; the last yielded step's
     `tokens` are the output. Each step predicts every masked token, scores the choice by
     log-probability plus Gumbel noise scaled by choice_temperature * (1 - r), decides the
     most confident ones and keeps the rest masked, as many as the schedule says.
+    Tokens are drawn from softmax(logits / sampling_temperature) (argmax if not `sample`).
     """
     sweet_spot = total_iter if sweet_spot is None else sweet_spot
     hole = hole.bool()
@@ -75,7 +77,7 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     masked = hole.clone()
     for t in range(sweet_spot):
         logits = logits_fn(z).float()
-        probs = logits.softmax(dim=-1)
+        probs = (logits / max(sampling_temperature, 1e-6)).softmax(dim=-1)
         b, n, v = probs.shape
         if sample:
             sampled = torch.multinomial(probs.view(-1, v), 1, generator=generator).view(b, n)

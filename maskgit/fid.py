@@ -46,17 +46,39 @@ def to_inception_input(images):
     return x * 2 - 1
 
 
+# Layers of the network kept in fp32 by precision="mixed": the stem sees raw pixels and
+# the last pooling averages; everything between runs in bf16 (measured: FID within 0.1).
+FP32_HEAD = 3
+
+
+def _forward_mixed(model, x):
+    layers = list(model.net.layers.children())
+    x = x.contiguous(memory_format=torch.channels_last)
+    for i, layer in enumerate(layers):
+        last = i == len(layers) - 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=FP32_HEAD <= i and not last):
+            x = layer(x.float() if last else x)
+    return x.reshape(-1, 2048).float()
+
+
 @torch.no_grad()
 def inception_features(images, batch_size=50, progress=None, precision="fp32"):
     """(N, 2048) float64 features of N images (uint8 NHWC arrays or float NCHW tensors).
 
-    precision "bf16" runs about twice as fast on CPUs with bf16 units but moves FID by
-    ~0.1; use it for quick relative comparisons, not for reported numbers."""
+    precision: "fp32" is the reference; "mixed" runs the middle of the network in bf16
+    (about twice as fast on CPUs with bf16 units, FID within 0.1 of fp32, tested);
+    "bf16" runs everything in bf16 (fastest, FID off by ~0.1: relative comparisons only)."""
+    if precision not in ("fp32", "mixed", "bf16"):
+        raise MaskGITError(f"unknown FID precision {precision!r}")
     model = load_inception()
     feats = []
     for i in range(0, len(images), batch_size):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(to_inception_input(images[i:i + batch_size]))
+        x = to_inception_input(images[i:i + batch_size])
+        if precision == "mixed":
+            out = _forward_mixed(model, x)
+        else:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                out = model(x)
         feats.append(out.double().numpy())
         if progress:
             progress(min(i + batch_size, len(images)))

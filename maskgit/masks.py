@@ -3,6 +3,7 @@
 Convention: a *hole* mask is True where content is missing. The course's mask files are
 the opposite (255 = known), so conversions from files go through `hole_from_mask_image`.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -48,3 +49,16 @@ def paste_back(decoded, original, hole, feather=1):
         ring = F.max_pool2d(alpha, k, stride=1, padding=feather) > 0
         alpha = torch.where(ring, torch.maximum(alpha, soft), alpha)
     return alpha * decoded + (1 - alpha) * original
+
+
+def random_walk_hole(rng, size=64, steps=120, radius2=(9, 30)):
+    """A brush-stroke hole (bool size x size): a random walk of discs, like hand-painted
+    masks. `rng` is a numpy Generator, so the same seed gives the same hole."""
+    hole = np.zeros((size, size), bool)
+    y, x = rng.integers(size * 5 // 16, size * 11 // 16, 2)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(steps):
+        hole |= (yy - y) ** 2 + (xx - x) ** 2 <= rng.integers(*radius2)
+        y = int(np.clip(y + rng.integers(-3, 4), 4, size - 5))
+        x = int(np.clip(x + rng.integers(-3, 4), 4, size - 5))
+    return hole

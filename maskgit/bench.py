@@ -1,0 +1,293 @@
+"""Benchmarks: the course's FID tables, reference rows, and speed against this machine's peak.
+
+  python -m maskgit.bench fid --test-dir DIR --out docs/bench          # tables + plots
+  python -m maskgit.bench speed --out docs/bench                       # speed table
+
+`fid` writes fid_results.json (and PNG plots) under --out; `speed` writes speed.json.
+Both print a JSON object on their last line.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+from .errors import MaskGITError
+from .evaluate import to_uint8
+from .fid import fid
+from .masks import paste_back
+from .pipeline import load
+from .schedules import SCHEDULES
+from .testset import load_test_folder
+
+COURSE_SCHEDULES = {"cosine": 32.93, "linear": 34.01, "square": 34.00, "cubic": 34.52}
+COURSE_SWEET = {(8, 8): 33.82, (10, 10): 32.93, (12, 12): 32.97, (8, 20): 34.23, (10, 20): 33.18, (12, 20): 34.62}
+
+
+# -- FID tables -----------------------------------------------------------------------------
+def inpaint_at_steps(model, masked, holes, schedule, total_iter, sweet_spots, seed, batch_size, choice_temperature):
+    """One decoding run per batch up to max(sweet_spots); the prediction at every requested
+    step is decoded (a sweet spot s < total is the same run stopped at s, so it is shared)."""
+    wanted = sorted(set(sweet_spots))
+    out = {s: ([], []) for s in wanted}
+    for i in range(0, len(masked), batch_size):
+        images, hole = model.to_batch(masked[i:i + batch_size], holes[i:i + batch_size])
+        for record in model.inpaint_steps(images, hole, schedule=schedule, total_iter=total_iter,
+                                          sweet_spot=wanted[-1], seed=seed + i, decode="none",
+                                          choice_temperature=choice_temperature):
+            if record.step in out:
+                decoded = model.decode(record.tokens.flatten(1))
+                out[record.step][0].append(to_uint8(decoded))
+                out[record.step][1].append(to_uint8(paste_back(decoded, images, hole)))
+    return {s: (np.concatenate(d), np.concatenate(c)) for s, (d, c) in out.items()}
+
+
+def telea(masked, holes):
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return np.stack([cv2.inpaint(np.ascontiguousarray(m), h.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+                     for m, h in zip(masked, holes)])
+
+
+def reconstruct(model, truth, batch_size):
+    out = []
+    for i in range(0, len(truth), batch_size):
+        x = torch.from_numpy(truth[i:i + batch_size]).permute(0, 3, 1, 2).float().to(model.device) / 255
+        out.append(to_uint8(model.decode(model.encode(x))))
+    return np.concatenate(out)
+
+
+def run_fid(args):
+    masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
+    model = load(args.checkpoints, device=args.device)
+    score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
+    results = {"n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
+               "choice_temperature": args.choice_temperature, "reference": {}, "schedules": {},
+               "sweet_spot_table": {}, "curve": {}}
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+
+    t = time.time()
+    results["reference"]["gray_fill"] = score(masked)
+    t_telea = telea(masked, holes)
+    if t_telea is not None:
+        results["reference"]["opencv_telea"] = score(t_telea)
+    results["reference"]["vqgan_reconstruction"] = score(reconstruct(model, truth, args.batch_size))
+    log("reference rows", results["reference"], f"{time.time() - t:.0f}s")
+
+    for name in args.schedules:
+        t = time.time()
+        runs = inpaint_at_steps(model, masked, holes, name, 10, [10], args.seed, args.batch_size,
+                                args.choice_temperature)
+        dec, comp = runs[10]
+        results["schedules"][name] = {"fid": score(dec), "fid_composited": score(comp),
+                                      "course_fid": COURSE_SCHEDULES.get(name)}
+        log(name, results["schedules"][name], f"{time.time() - t:.0f}s")
+
+    if "cosine" in args.schedules and not args.skip_sweet:
+        table = results["sweet_spot_table"]
+        table["10,10"] = dict(results["schedules"]["cosine"], course_fid=COURSE_SWEET[(10, 10)])
+        for total, sweets in ((8, [8]), (12, [12]), (20, [8, 10, 12])):
+            t = time.time()
+            runs = inpaint_at_steps(model, masked, holes, "cosine", total, sweets, args.seed, args.batch_size,
+                                    args.choice_temperature)
+            for s, (dec, comp) in runs.items():
+                table[f"{s},{total}"] = {"fid": score(dec), "fid_composited": score(comp),
+                                         "course_fid": COURSE_SWEET[(s, total)]}
+                log(f"cosine ({s},{total})", table[f"{s},{total}"], f"{time.time() - t:.0f}s")
+
+    if args.curve_totals:
+        n = min(args.curve_limit, len(truth))
+        for name in args.schedules:
+            for total in args.curve_totals:
+                runs = inpaint_at_steps(model, masked[:n], holes[:n], name, total, [total], args.seed,
+                                        args.batch_size, args.choice_temperature)
+                dec, _ = runs[total]
+                results["curve"].setdefault(name, {})[total] = round(
+                    fid(dec, truth[:n], precision=args.fid_precision), 2)
+                log("curve", name, total, results["curve"][name][total])
+        results["curve_images"] = n
+    return results
+
+
+def plot_results(results, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = np.linspace(0, 1, 200)
+    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
+    for name, gamma in SCHEDULES.items():
+        ax.plot(r, gamma(r), label=name)
+    ax.set_xlabel("r = step / total iterations"); ax.set_ylabel("gamma(r): fraction still masked")
+    ax.legend(fontsize=7); ax.grid(alpha=0.3); fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "schedules.png")); plt.close(fig)
+    if results.get("curve"):
+        fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
+        for name, points in results["curve"].items():
+            totals = sorted(int(k) for k in points)
+            ax.plot(totals, [points[k] if k in points else points[str(k)] for k in totals], "o-", label=name)
+        ax.set_xlabel("total iterations (sweet spot = total)")
+        ax.set_ylabel(f"FID, decoded ({results.get('curve_images')} faces)")
+        ax.legend(fontsize=7); ax.grid(alpha=0.3); fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, "fid_vs_iterations.png")); plt.close(fig)
+
+
+# -- speed ----------------------------------------------------------------------------------
+def timeit(fn, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def matmul_peak(dtype, n=2048):
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / timeit(lambda: a @ b, repeat=10) / 1e9
+
+
+def conv_flops(module, x):
+    """FLOPs (2 x multiply-adds) of the Conv2d/Linear layers for input x, counted with hooks."""
+    total = [0]
+
+    def hook(m, inp, out):
+        if isinstance(m, torch.nn.Conv2d):
+            total[0] += 2 * out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, torch.nn.Linear):
+            total[0] += 2 * out.numel() * m.in_features
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        module(x)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def run_speed(args):
+    torch.manual_seed(0)
+    model = load(args.checkpoints, device="cpu")
+    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+           "threads": torch.get_num_threads()}
+    res["peak_gflops_fp32"] = round(matmul_peak(torch.float32), 1)
+    res["peak_gflops_bf16"] = round(matmul_peak(torch.bfloat16), 1)
+    peak = res["peak_gflops_bf16"]
+    tr, vq = model.transformer, model.vqgan
+    tr_flops = tr.flops_per_forward()
+    dec_flops = conv_flops(vq.decoder, torch.zeros(1, len(vq.config.fsq_levels), 16, 16))
+    enc_flops = conv_flops(vq.encoder, torch.zeros(1, 3, 64, 64))
+    res["gflop"] = {"transformer_forward": round(tr_flops / 1e9, 2), "vqgan_decode": round(dec_flops / 1e9, 2),
+                    "vqgan_encode": round(enc_flops / 1e9, 2)}
+    for b in (1, 4):
+        tokens = torch.randint(0, 1000, (b, 256))
+        sec = timeit(lambda: model._logits(tokens))
+        res[f"transformer_forward_b{b}_ms"] = round(sec * 1000, 1)
+        res[f"transformer_forward_b{b}_frac_peak"] = round(b * tr_flops / sec / 1e9 / peak, 3)
+        ids = torch.randint(0, 1000, (b, 256))
+        sec = timeit(lambda: model.decode(ids))
+        res[f"vqgan_decode_b{b}_ms"] = round(sec * 1000, 1)
+        res[f"vqgan_decode_b{b}_frac_peak"] = round(b * dec_flops / sec / 1e9 / peak, 3)
+
+    face = np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8)
+    hole = np.zeros((64, 64), bool); hole[16:48, 16:48] = True
+
+    def first_step():
+        next(iter(model.inpaint_steps(face, hole, sweet_spot=10, total_iter=10)))
+    res["first_step_ms"] = round(timeit(first_step, repeat=5) * 1000, 1)
+    res["inpaint_10_steps_ms"] = round(timeit(lambda: list(model.inpaint_steps(face, hole)), repeat=3) * 1000, 1)
+    schedules = ["cosine", "linear", "square", "cubic"]
+    res["compare_4_schedules_10_steps_ms"] = round(timeit(lambda: list(model.inpaint_steps(
+        np.repeat(face[None], 4, 0), np.repeat(hole[None], 4, 0), schedule=schedules)), repeat=3) * 1000, 1)
+    # Batched evaluation throughput (decode only at the end, as `evaluate` does).
+    b = 32
+    faces, holes = np.repeat(face[None], b, 0), np.repeat(hole[None], b, 0)
+    sec = timeit(lambda: model.inpaint(faces, holes), repeat=2, warmup=1)
+    flops = b * (10 * tr_flops + enc_flops + dec_flops)
+    res["eval_inpaint_img_per_s"] = round(b / sec, 2)
+    res["eval_inpaint_frac_peak"] = round(flops / sec / 1e9 / peak, 3)
+    res.update(train_speed(model, peak, tr_flops, enc_flops, dec_flops))
+    return res
+
+
+def train_speed(model, peak, tr_flops, enc_flops, dec_flops):
+    """Images/s of one optimizer step of each stage at the default batch sizes (bf16 autocast)."""
+    from .training.masking import sample_training_mask
+    out = {}
+    tr = model.transformer.train()
+    opt = torch.optim.AdamW(tr.parameters(), lr=1e-5)
+    tokens = torch.randint(0, 1000, (32, 256))
+
+    def tr_step():
+        mask = sample_training_mask(32, 16)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = tr(torch.where(mask, torch.full_like(tokens, 1000), tokens))
+            loss = torch.nn.functional.cross_entropy(logits[mask].float(), tokens[mask])
+        opt.zero_grad(); loss.backward(); opt.step()
+    sec = timeit(tr_step, repeat=3, warmup=1)
+    out["train_transformer_img_per_s"] = round(32 / sec, 1)
+    out["train_transformer_frac_peak"] = round(3 * 32 * tr_flops / sec / 1e9 / peak, 3)
+    vq = model.vqgan.train()
+    opt = torch.optim.Adam(vq.parameters(), lr=1e-6)
+    x = torch.rand(32, 3, 64, 64) * 2 - 1
+
+    def vq_step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = (vq(x).float() - x).abs().mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+    sec = timeit(vq_step, repeat=3, warmup=1)
+    out["train_vqgan_img_per_s"] = round(32 / sec, 1)
+    out["train_vqgan_frac_peak"] = round(3 * 32 * (enc_flops + dec_flops) / sec / 1e9 / peak, 3)
+    model.transformer.eval(); model.vqgan.eval()
+    return out
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    f = sub.add_parser("fid")
+    f.add_argument("--test-dir", required=True)
+    f.add_argument("--schedules", nargs="+", default=list(SCHEDULES))
+    f.add_argument("--skip-sweet", action="store_true", help="skip the (sweet spot, total) table")
+    f.add_argument("--curve-totals", type=int, nargs="*", default=[],
+                   help="total iterations for the FID-vs-iterations plot, e.g. 1 2 4 6 8 10 12 16 20")
+    f.add_argument("--curve-limit", type=int, default=747, help="faces used for the curve")
+    f.add_argument("--limit", type=int)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--choice-temperature", type=float, default=4.5)
+    f.add_argument("--batch-size", type=int, default=64)
+    f.add_argument("--fid-precision", default="fp32", choices=["fp32", "mixed", "bf16"])
+    s = sub.add_parser("speed")
+    for q in (f, s):
+        q.add_argument("--checkpoints", default="checkpoints")
+        q.add_argument("--out", help="folder for the JSON results (and plots)")
+    f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(argv)
+    try:
+        start = time.time()
+        results = run_fid(args) if args.what == "fid" else run_speed(args)
+        results["seconds"] = round(time.time() - start, 1)
+    except MaskGITError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, f"{'fid_results' if args.what == 'fid' else 'speed'}.json"), "w") as fh:
+            json.dump(results, fh, indent=2)
+        if args.what == "fid":
+            plot_results(results, args.out)
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""README figures from the shipped checkpoints, on a face the model drew itself.
+
+  python scripts/make_figures.py --out docs/figures
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from maskgit import load  # noqa: E402
+from maskgit.masks import random_walk_hole  # noqa: E402
+from maskgit.render import enlarge, to_uint8_image, token_state_image  # noqa: E402
+
+
+def strip(rows, gap=6):
+    out = []
+    for row in rows:
+        pieces = []
+        for pic in row:
+            pieces += [pic, np.full((pic.shape[0], gap, 3), 255, np.uint8)]
+        out += [np.concatenate(pieces[:-1], 1), np.full((gap, sum(p.shape[1] for p in pieces[:-1]), 3), 255, np.uint8)]
+    return np.concatenate(out[:-1], 0)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="docs/figures")
+    p.add_argument("--checkpoints", default="checkpoints")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    model = load(args.checkpoints, device="cpu")
+    for final in model.generate_steps(1, sweet_spot=12, total_iter=12, seed=7):
+        pass
+    face = to_uint8_image(final.image[0])
+    hole = random_walk_hole(np.random.default_rng(5), steps=160)
+    masks, preds = [], []
+    for record in model.inpaint_steps(face, hole, schedule="cosine", sweet_spot=10, total_iter=10, seed=0):
+        masks.append(enlarge(token_state_image(record.known[0], record.still_masked[0],
+                                               record.newly_decided[0]), 128))
+        preds.append(enlarge(to_uint8_image(record.image[0]), 128))
+    masked = enlarge(np.where(hole[..., None], np.uint8(128), face), 128)
+    result = enlarge(to_uint8_image(record.composite[0]), 128)
+    blank = np.full_like(masked, 255)
+    fig = strip([[masked] + masks + [blank], [enlarge(face, 128)] + preds + [result]])
+    Image.fromarray(fig).save(os.path.join(args.out, "inpainting_steps.png"))
+    print("wrote", os.path.join(args.out, "inpainting_steps.png"))
+
+
+if __name__ == "__main__":
+    main()

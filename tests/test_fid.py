@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from conftest import synthetic_face
+from maskgit import fid as fidlib
+
+
+def test_frechet_distance_of_identical_gaussians_is_zero():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(200, 8))
+    mu, sigma = fidlib.gaussian_stats(feats)
+    assert fidlib.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0, abs=1e-6)
+
+
+def test_frechet_distance_closed_form_for_diagonal_covariances():
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    s1, s2 = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 1.0])
+    # |mu1-mu2|^2 + sum (sqrt(a) - sqrt(b))^2 for diagonal covariances
+    expected = 5.0 + (1 - 2) ** 2 + (2 - 1) ** 2 + (3 - 1) ** 2
+    assert fidlib.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected)
+
+
+def test_inception_input_is_299_in_minus_one_to_one():
+    x = np.zeros((2, 64, 64, 3), np.uint8)
+    x[1] = 255
+    t = fidlib.to_inception_input(x)
+    assert t.shape == (2, 3, 299, 299)
+    assert t[0].max().item() == -1 and t[1].min().item() == 1
+
+
+@pytest.fixture(scope="module")
+def two_sets():
+    rng = np.random.default_rng(0)
+    a = np.stack([synthetic_face(rng) for _ in range(40)])
+    b = np.stack([np.roll(synthetic_face(rng), 7, axis=1) // 2 + 40 for _ in range(40)])
+    return a, b
+
+
+def test_features_and_fid_are_deterministic_and_discriminate(two_sets):
+    a, b = two_sets
+    fa = fidlib.inception_features(a[:4])
+    assert fa.shape == (4, 2048) and np.isfinite(fa).all()
+    assert np.array_equal(fa, fidlib.inception_features(a[:4]))
+    same = fidlib.fid(a[:20], a[20:], cache_reference=False)
+    different = fidlib.fid(a[:20], b[20:], cache_reference=False)
+    assert different > same
+
+
+def test_mixed_precision_fid_within_tolerance_of_fp32(two_sets):
+    a, b = two_sets
+    exact = fidlib.fid(a, b, cache_reference=False, precision="fp32")
+    mixed = fidlib.fid(a, b, cache_reference=False, precision="mixed")
+    assert abs(mixed - exact) < 0.1 * max(1.0, exact / 50), (exact, mixed)
+
+
+def test_reference_stats_are_cached(two_sets, tmp_path, monkeypatch):
+    a, _ = two_sets
+    monkeypatch.setenv("MASKGIT_CACHE", str(tmp_path))
+    mu, sigma = fidlib.reference_stats(a[:8])
+    files = list(tmp_path.glob("fid-stats-*.npz"))
+    assert len(files) == 1
+    mu2, sigma2 = fidlib.reference_stats(a[:8])
+    assert np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
