@@ -32,7 +32,7 @@ def test_inception_input_is_299_in_minus_one_to_one():
 def two_sets():
     rng = np.random.default_rng(0)
     a = np.stack([synthetic_face(rng) for _ in range(40)])
-    b = np.stack([np.roll(synthetic_face(rng), 7, axis=1) // 2 + 40 for _ in range(40)])
+    b = rng.integers(0, 255, (40, 64, 64, 3)).astype(np.uint8)  # noise: nothing like a face
     return a, b
 
 
@@ -43,7 +43,7 @@ def test_features_and_fid_are_deterministic_and_discriminate(two_sets):
     assert np.array_equal(fa, fidlib.inception_features(a[:4]))
     same = fidlib.fid(a[:20], a[20:], cache_reference=False)
     different = fidlib.fid(a[:20], b[20:], cache_reference=False)
-    assert different > same
+    assert different > same + 50
 
 
 def test_mixed_precision_fid_within_tolerance_of_fp32(two_sets):
