@@ -81,13 +81,15 @@ class Studio:
             frames, start = [], time.time()
             for record in self.model.inpaint_steps(face, hole, **settings):
                 mask_pic, image_pic = ui.step_pictures(record, paste_back=paste_back)
-                frames.append(ui.frame(mask_pic, image_pic))
+                frames.append(ui.big_frame(mask_pic, image_pic))
                 status = (f"Step {record.step} of {record.sweet_spot} (schedule length {record.total_iter}): "
                           f"{int(record.newly_decided.sum())} tokens decided, "
                           f"{int(record.still_masked.sum())} still masked. {time.time() - start:.2f} s.{note}")
+                # Only what changed travels each step: the masked input once, the result at the end.
+                first, last = record.step == 1, record.is_final
                 plot = schedule_plot([schedule], record.total_iter, record.step)
-                result = image_pic if record.is_final else None
-                yield masked, mask_pic, image_pic, result, status, plot, {"frames": frames, "kind": "inpaint"}
+                yield (masked if first else gr.skip(), mask_pic, image_pic, image_pic if last else None,
+                       status, plot, {"frames": frames, "kind": "inpaint"})
         except (ui.InputError, MaskGITError) as e:
             raise gr.Error(str(e))
 
@@ -102,7 +104,7 @@ class Studio:
             faces, holes = np.repeat(face[None], k, 0), np.repeat(hole[None], k, 0)
             frames, start = [], time.time()
             for record in self.model.inpaint_steps(faces, holes, **settings):
-                columns = [ui.frame(*ui.step_pictures(record, i, paste_back)) for i in range(k)]
+                columns = [ui.big_frame(*ui.step_pictures(record, i, paste_back)) for i in range(k)]
                 titles = [f"{name}: {int(record.still_masked[i].sum())} masked" for i, name in enumerate(schedules)]
                 grid = ui.compare_grid(columns, titles)
                 frames.append(grid)
@@ -119,7 +121,7 @@ class Studio:
             frames = []
             for record in self.model.generate_steps(1, **settings):
                 mask_pic, image_pic = ui.step_pictures(record, paste_back=False)
-                frames.append(ui.frame(mask_pic, image_pic))
+                frames.append(ui.big_frame(mask_pic, image_pic))
                 editor = ui.editor_value(to_uint8_image(record.image[0])) if record.is_final else gr.update()
                 status = f"Generating: step {record.step} of {record.sweet_spot}."
                 yield mask_pic, image_pic, status, {"frames": frames, "kind": "generate"}, editor
@@ -157,7 +159,7 @@ class Studio:
 
 CSS = """
 #title {text-align: center}
-.pixelated img {image-rendering: pixelated}
+.pixelated img {image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain}
 """
 
 

@@ -87,16 +87,24 @@ def preset_hole(name, seed=0, size=IMAGE_SIZE):
 
 
 def masked_view(face64, hole64):
-    """The input as the model sees it: hole filled gray, enlarged."""
-    return enlarge(np.where(hole64[..., None], np.uint8(128), face64), VIEW)
+    """The input as the model sees it: hole filled gray (64x64; the page enlarges it)."""
+    return np.where(hole64[..., None], np.uint8(128), face64)
 
 
-def step_pictures(record, index=0, paste_back=True):
-    """(latent mask picture, predicted image) of one step, both enlarged."""
+def step_pictures(record, index=0, paste_back=True, size=IMAGE_SIZE):
+    """(latent mask picture, predicted image) of one step at `size` pixels.
+
+    The studio streams them at 64x64 and lets the browser enlarge them (pixelated): 16x
+    fewer pixels to encode and send per step than pre-enlarged pictures."""
     mask = token_state_image(record.known[index].cpu(), record.still_masked[index].cpu(),
                              record.newly_decided[index].cpu())
     image = record.composite if paste_back else record.image
-    return enlarge(mask, VIEW), enlarge(to_uint8_image(image[index]), VIEW)
+    return enlarge(mask, size), enlarge(to_uint8_image(image[index]), size)
+
+
+def big_frame(mask_pic, image_pic, size=VIEW):
+    """An enlarged (latent mask | prediction) frame for the step viewer and downloads."""
+    return frame(enlarge(mask_pic, size), enlarge(image_pic, size))
 
 
 def legend_markdown():

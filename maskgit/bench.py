@@ -70,7 +70,12 @@ def run_fid(args):
     results = {"n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
                "choice_temperature": args.choice_temperature, "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}
-    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+    def log(*a):
+        print(*a, file=sys.stderr, flush=True)
+        if args.out:  # keep partial results: the whole report takes about an hour here
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "fid_results.partial.json"), "w") as fh:
+                json.dump(results, fh, indent=2)
 
     t = time.time()
     results["reference"]["gray_fill"] = score(masked)
