@@ -61,12 +61,12 @@ class MaskGIT:
     def to_batch(self, images, holes):
         """uint8 (H, W, 3) / (B, H, W, 3) arrays or float (B, 3, H, W) tensors in [0, 1],
         and bool holes (H, W) / (B, H, W)  ->  device tensors (B, 3, H, W), (B, H, W)."""
-        images = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
+        images = torch.as_tensor(np.array(images) if isinstance(images, np.ndarray) else images)  # own copy
         if images.dtype == torch.uint8:
             images = (images[None] if images.ndim == 3 else images).permute(0, 3, 1, 2).float() / 255
         elif images.ndim == 3:
             images = images[None]
-        holes = torch.as_tensor(holes).bool()
+        holes = torch.as_tensor(np.array(holes) if isinstance(holes, np.ndarray) else holes).bool()
         holes = holes[None] if holes.ndim == 2 else holes
         size = self.image_size
         if images.shape[1:] != (3, size, size) or holes.shape[1:] != (size, size):

@@ -1,6 +1,6 @@
 """Studio responsiveness, measured through the real server and gradio_client.
 
-  python scripts/bench_studio.py            # starts the app on a free port, prints JSON
+  python scripts/bench_studio.py [--out docs/bench]   # starts the app on a free port, prints JSON
 
 Prints: time from submit to the first streamed step and to the last, for one user (median
 of 5), and for 4 users submitting at once (each must get its own complete result).
@@ -81,6 +81,11 @@ def main():
         "four_users_slowest_total_s": round(max(r["total_s"] for r in results), 3),
     }
     app.close()
+    if "--out" in sys.argv:
+        folder = sys.argv[sys.argv.index("--out") + 1]
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "studio.json"), "w") as fh:
+            json.dump(out, fh, indent=2)
     print(json.dumps(out))
 
 

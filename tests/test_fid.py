@@ -46,11 +46,13 @@ def test_features_and_fid_are_deterministic_and_discriminate(two_sets):
     assert different > same + 50
 
 
-def test_mixed_precision_fid_within_tolerance_of_fp32(two_sets):
-    a, b = two_sets
-    exact = fidlib.fid(a, b, cache_reference=False, precision="fp32")
-    mixed = fidlib.fid(a, b, cache_reference=False, precision="mixed")
-    assert abs(mixed - exact) < 0.1 * max(1.0, exact / 50), (exact, mixed)
+def test_reduced_precision_features_stay_close_to_fp32(two_sets):
+    a, _ = two_sets
+    exact = fidlib.inception_features(a[:8], precision="fp32")
+    for precision in ("mixed", "bf16"):
+        approx = fidlib.inception_features(a[:8], precision=precision)
+        rel = np.linalg.norm(approx - exact) / np.linalg.norm(exact)
+        assert rel < 0.05, (precision, rel)  # ~2-3 %: quick comparisons only; reports use fp32
 
 
 def test_reference_stats_are_cached(two_sets, tmp_path, monkeypatch):
