@@ -52,6 +52,45 @@ def one_run(url, payload, seed):
             "has_result": bool(last and last[3])}
 
 
+def browser_times(url, runs=5):
+    """Click Inpaint in headless Chromium and time, in the page, the first and the last step
+    appearing in the status line (what a person sees)."""
+    import shutil
+    from playwright.sync_api import sync_playwright
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+    watch = """() => new Promise(resolve => {
+        const t0 = performance.now(); let first = null;
+        const read = () => (document.querySelector('#status') || {innerText: ''}).innerText;
+        const obs = new MutationObserver(() => {
+            const text = read();
+            if (first === null && /Step 1 of/.test(text)) first = performance.now() - t0;
+            if (first !== null && /Step 10 of 10/.test(text)) { obs.disconnect(); resolve([first, performance.now() - t0]); }
+        });
+        obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+        setTimeout(() => { obs.disconnect(); resolve([null, null]); }, 20000);
+        document.querySelector('#inpaint-btn').click();
+    })"""
+    out = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=flags)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(url)
+        page.wait_for_selector("#editor canvas", timeout=60000)
+        page.get_by_role("button", name="Use preset").click()
+        time.sleep(2)
+        page.evaluate(watch)  # warm-up
+        for _ in range(runs):
+            time.sleep(0.5)
+            out.append(page.evaluate(watch))
+        browser.close()
+    out = [t for t in out if t[0] is not None]
+    if not out:
+        return {"browser_error": "no complete run seen in the page"}
+    return {"browser_first_step_s": round(statistics.median(t[0] for t in out) / 1000, 3),
+            "browser_10_steps_s": round(statistics.median(t[1] for t in out) / 1000, 3)}
+
+
 def main():
     from app import CSS, create_app
     app = create_app(os.path.join(ROOT, "checkpoints"), "cpu")
@@ -80,6 +119,8 @@ def main():
         "four_users_each_complete": all(r and r["steps"] == 10 and r["has_result"] for r in results),
         "four_users_slowest_total_s": round(max(r["total_s"] for r in results), 3),
     }
+    if "--no-browser" not in sys.argv:
+        out.update(browser_times(url))
     app.close()
     if "--out" in sys.argv:
         folder = sys.argv[sys.argv.index("--out") + 1]
