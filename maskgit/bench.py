@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import MaskGITError
-from .evaluate import to_uint8
+from .evaluate import run_reconstruction, to_uint8
 from .fid import fid
 from .masks import paste_back
 from .pipeline import load
@@ -55,14 +55,6 @@ def telea(masked, holes):
                      for m, h in zip(masked, holes)])
 
 
-def reconstruct(model, truth, batch_size):
-    out = []
-    for i in range(0, len(truth), batch_size):
-        x = torch.from_numpy(truth[i:i + batch_size]).permute(0, 3, 1, 2).float().to(model.device) / 255
-        out.append(to_uint8(model.decode(model.encode(x))))
-    return np.concatenate(out)
-
-
 def run_fid(args):
     masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=args.device)
@@ -82,7 +74,7 @@ def run_fid(args):
     t_telea = telea(masked, holes)
     if t_telea is not None:
         results["reference"]["opencv_telea"] = score(t_telea)
-    results["reference"]["vqgan_reconstruction"] = score(reconstruct(model, truth, args.batch_size))
+    results["reference"]["vqgan_reconstruction"] = score(run_reconstruction(model, truth, args.batch_size))
     log("reference rows", results["reference"], f"{time.time() - t:.0f}s")
 
     for name in args.schedules:

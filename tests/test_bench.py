@@ -1,0 +1,37 @@
+import numpy as np
+import torch
+
+from maskgit import MaskGIT
+from maskgit.bench import conv_flops, inpaint_at_steps
+from maskgit.evaluate import to_uint8
+from maskgit.transformer import BidirectionalTransformer, TransformerConfig
+from maskgit.vqgan import VQGAN, VQGANConfig
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    vq = VQGAN(VQGANConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3)))
+    tr = BidirectionalTransformer(TransformerConfig(vocab_size=27, dim=16, n_layers=1, n_heads=2))
+    return MaskGIT(vq, tr, device="cpu", bf16=False)
+
+
+def test_one_run_serves_several_sweet_spots_exactly():
+    model = tiny_model()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (3, 64, 64, 3)).astype(np.uint8)
+    holes = np.zeros((3, 64, 64), bool)
+    holes[:, 10:40, 20:50] = True
+    shared = inpaint_at_steps(model, images, holes, "cosine", 6, [2, 4], seed=5, batch_size=2,
+                              choice_temperature=4.5)
+    for s in (2, 4):
+        separate = [to_uint8(model.inpaint(images[i:i + 2], holes[i:i + 2], schedule="cosine", total_iter=6,
+                                           sweet_spot=s, seed=5 + i).image) for i in (0, 2)]
+        assert np.array_equal(shared[s][0], np.concatenate(separate))
+        known_far = ~holes
+        known_far[:, 8:42, 18:52] = False
+        assert np.array_equal(shared[s][1][known_far], images[known_far])
+
+
+def test_conv_flops_counts_multiply_adds_twice():
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    assert conv_flops(conv, torch.zeros(1, 3, 10, 10)) == 2 * 8 * 10 * 10 * 3 * 9
