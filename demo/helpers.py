@@ -4,6 +4,8 @@ No model maths here: the model lives in `maskgit`; this file turns what the brow
 into arrays and what the model yields into pictures.
 """
 import io
+import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -11,7 +13,7 @@ from PIL import Image
 
 from maskgit.images import IMAGE_SIZE, to_model_rgb
 from maskgit.masks import random_walk_hole
-from maskgit.render import LEGEND, enlarge, save_gif, to_uint8_image, token_state_image
+from maskgit.render import LEGEND, enlarge, save_gif, side_by_side, to_uint8_image, token_state_image
 
 VIEW = 256  # pixels on screen for one 64x64 picture
 PRESETS = ("center box", "eyes band", "left half", "random blob")
@@ -26,7 +28,6 @@ def prepare_face(image):
     if image is None:
         raise InputError("Pick a face first: upload one, choose an example or press Generate.")
     img = Image.fromarray(np.asarray(image)) if not isinstance(image, Image.Image) else image
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return to_model_rgb(img)
@@ -113,8 +114,7 @@ def legend_markdown():
 
 
 def frame(mask_pic, image_pic, gap=8):
-    spacer = np.full((mask_pic.shape[0], gap, 3), 255, np.uint8)
-    return np.concatenate([mask_pic, spacer, image_pic], axis=1)
+    return side_by_side(mask_pic, image_pic, gap)
 
 
 def label_strip(text, width, height=22):
@@ -136,7 +136,6 @@ def compare_grid(columns, titles, gap=12):
 
 def export_run(frames, folder, stem):
     """Write frames as an animated GIF and a zip of PNGs; returns both paths."""
-    import os
     gif_path = os.path.join(folder, f"{stem}.gif")
     save_gif(frames, gif_path)
     zip_path = os.path.join(folder, f"{stem}-frames.zip")

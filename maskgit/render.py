@@ -34,14 +34,18 @@ def enlarge(img_uint8, size=256):
     return np.asarray(Image.fromarray(img_uint8).resize((size, size), Image.NEAREST))
 
 
+def side_by_side(left, right, gap=8):
+    """Two equally tall pictures with a white gap between them."""
+    spacer = np.full((left.shape[0], gap, 3), 255, np.uint8)
+    return np.concatenate([left, spacer, right], axis=1)
+
+
 def step_frame(record, index=0, size=256, composite=False):
     """One decoding step of one image: latent mask | predicted image, side by side."""
     mask = token_state_image(record.known[index].cpu(), record.still_masked[index].cpu(),
                              record.newly_decided[index].cpu())
     image = record.composite if composite else record.image
-    pixels = to_uint8_image(image[index])
-    gap = np.full((size, 8, 3), 255, np.uint8)
-    return np.concatenate([enlarge(mask, size), gap, enlarge(pixels, size)], axis=1)
+    return side_by_side(enlarge(mask, size), enlarge(to_uint8_image(image[index]), size))
 
 
 def save_gif(frames, path_or_file=None, ms_per_frame=400, hold_last_ms=1500):
