@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from maskgit import MaskGITError, load  # noqa: E402
+from maskgit import FILLS, MaskGITError, load  # noqa: E402
 from maskgit.render import to_uint8_image  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
@@ -61,9 +61,9 @@ class Studio:
 
     # -- decoding ----------------------------------------------------------------------
     @staticmethod
-    def _settings(schedule, sweet_spot, total_iter, temperature, seed):
+    def _settings(schedule, sweet_spot, total_iter, temperature, seed, fill="smooth"):
         return dict(schedule=schedule, sweet_spot=int(sweet_spot), total_iter=int(total_iter),
-                    choice_temperature=float(temperature), seed=int(seed or 0))
+                    choice_temperature=float(temperature), seed=int(seed or 0), fill=fill)
 
     def _checked_input(self, editor):
         face, hole = ui.read_editor(editor)
@@ -71,13 +71,13 @@ class Studio:
             raise ui.InputError("Paint a hole over the face first (or pick a preset hole).")
         return face, hole
 
-    def inpaint(self, editor, schedule, sweet_spot, total_iter, temperature, seed, paste_back):
-        """Streams (masked input, latent mask, prediction, result, status, plot, run)."""
+    def inpaint(self, editor, schedule, sweet_spot, total_iter, temperature, seed, paste_back, fill="smooth"):
+        """Streams (masked input as the encoder sees it, latent mask, prediction, result, status, plot, run)."""
         try:
             face, hole = self._checked_input(editor)
-            settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed)
+            settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed, fill)
             note = " The whole face is masked, so this draws a new one." if hole.all() else ""
-            masked = ui.masked_view(face, hole)
+            masked = ui.masked_view(face, hole, fill)
             frames, start = [], time.time()
             for record in self.model.inpaint_steps(face, hole, **settings):
                 mask_pic, image_pic = ui.step_pictures(record, paste_back=paste_back)
@@ -93,13 +93,13 @@ class Studio:
         except (ui.InputError, MaskGITError) as e:
             raise gr.Error(str(e))
 
-    def compare(self, editor, schedules, sweet_spot, total_iter, temperature, seed, paste_back):
+    def compare(self, editor, schedules, sweet_spot, total_iter, temperature, seed, paste_back, fill="smooth"):
         """Every chosen schedule on the same face, hole and seed, in one batch, side by side."""
         try:
             face, hole = self._checked_input(editor)
             if not schedules:
                 raise ui.InputError("Choose at least one schedule to compare.")
-            settings = self._settings(list(schedules), sweet_spot, total_iter, temperature, seed)
+            settings = self._settings(list(schedules), sweet_spot, total_iter, temperature, seed, fill)
             k = len(schedules)
             faces, holes = np.repeat(face[None], k, 0), np.repeat(hole[None], k, 0)
             frames, start = [], time.time()
@@ -191,6 +191,9 @@ def build(studio):
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, label="Seed")
                     paste_back = gr.Checkbox(value=True, label="Paste back known pixels")
+                fill = gr.Radio(list(FILLS), value="smooth", label="Hole fill the encoder sees",
+                                info="smooth keeps the tokens around the hole closer to the whole face's; "
+                                     "gray is the course's")
                 with gr.Row():
                     inpaint_btn = gr.Button("Inpaint", variant="primary", elem_id="inpaint-btn")
                     generate_btn = gr.Button("Generate a new face")
@@ -201,7 +204,7 @@ def build(studio):
         status = gr.Markdown("Ready.", elem_id="status")
         gr.Markdown("Latent mask colours: " + ui.legend_markdown())
         with gr.Row(elem_classes="pixelated"):
-            masked_out = gr.Image(label="Masked input", interactive=False, height=256)
+            masked_out = gr.Image(label="Masked input (as the encoder sees it)", interactive=False, height=256)
             mask_out = gr.Image(label="Latent mask (16x16 tokens)", interactive=False, height=256)
             pred_out = gr.Image(label="Prediction at this step", interactive=False, height=256)
             result_out = gr.Image(label="Result", interactive=False, height=256, elem_id="result")
@@ -219,10 +222,11 @@ def build(studio):
         upload.change(studio.load_upload, upload, editor, api_visibility="private")
         gallery.select(studio.pick_example, None, editor, api_visibility="private")
         preset_btn.click(studio.apply_preset, [editor, preset, seed], editor, api_visibility="private")
-        inpaint_btn.click(studio.inpaint, [editor, *settings, paste_back],
+        inpaint_btn.click(studio.inpaint, [editor, *settings, paste_back, fill],
                           [masked_out, mask_out, pred_out, result_out, status, plot, run],
                           api_name="inpaint").then(studio.after_run, run, scrubber, api_visibility="private")
-        compare_btn.click(studio.compare, [editor, compare_set, sweet_spot, total_iter, temperature, seed, paste_back],
+        compare_btn.click(studio.compare, [editor, compare_set, sweet_spot, total_iter, temperature, seed, paste_back,
+                                           fill],
                           [compare_out, status, plot, run],
                           api_name="compare").then(studio.after_run, run, scrubber, api_visibility="private")
         generate_btn.click(studio.generate, settings, [mask_out, pred_out, status, run, editor],

@@ -9,8 +9,10 @@ import warnings
 import zipfile
 
 import numpy as np
+import torch
 from PIL import Image
 
+from maskgit import encoder_view
 from maskgit.images import IMAGE_SIZE, to_model_rgb
 from maskgit.masks import random_walk_hole
 from maskgit.render import LEGEND, enlarge, save_gif, side_by_side, to_uint8_image, token_state_image
@@ -87,9 +89,11 @@ def preset_hole(name, seed=0, size=IMAGE_SIZE):
     return hole
 
 
-def masked_view(face64, hole64):
-    """The input as the model sees it: hole filled gray (64x64; the page enlarges it)."""
-    return np.where(hole64[..., None], np.uint8(128), face64)
+def masked_view(face64, hole64, fill="gray"):
+    """The input as the encoder sees it, hole filled (64x64 uint8; the page enlarges it)."""
+    face = torch.from_numpy(np.array(face64, np.uint8)).permute(2, 0, 1)[None].float() / 255
+    view = encoder_view(face, torch.from_numpy(np.asarray(hole64, bool))[None], fill)
+    return to_uint8_image(view[0])
 
 
 def step_pictures(record, index=0, paste_back=True, size=IMAGE_SIZE):

@@ -1,10 +1,10 @@
 """MaskGIT for 64x64 inpainting: tokenizer, transformer, schedules and iterative decoding."""
 from .errors import CheckpointError, MaskGITError
-from .pipeline import InpaintStep, MaskGIT, load, load_transformer, load_vqgan
+from .pipeline import FILLS, InpaintStep, MaskGIT, encoder_view, load, load_transformer, load_vqgan
 from .schedules import SCHEDULES, get_schedule
 from .transformer import BidirectionalTransformer, TransformerConfig
 from .vqgan import VQGAN, VQGANConfig
 
-__all__ = ["CheckpointError", "MaskGITError", "InpaintStep", "MaskGIT", "load", "load_transformer",
+__all__ = ["CheckpointError", "MaskGITError", "FILLS", "InpaintStep", "encoder_view", "MaskGIT", "load", "load_transformer",
            "load_vqgan", "SCHEDULES", "get_schedule", "BidirectionalTransformer", "TransformerConfig",
            "VQGAN", "VQGANConfig"]

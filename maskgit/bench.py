@@ -29,16 +29,16 @@ COURSE_SWEET = {(8, 8): 33.82, (10, 10): 32.93, (12, 12): 32.97, (8, 20): 34.23,
 
 
 # -- FID tables -----------------------------------------------------------------------------
-def inpaint_at_steps(model, masked, holes, schedule, total_iter, sweet_spots, seed, batch_size, choice_temperature):
+def inpaint_at_steps(model, masked, holes, schedule, total_iter, sweet_spots, args):
     """One decoding run per batch up to max(sweet_spots); the prediction at every requested
     step is decoded (a sweet spot s < total is the same run stopped at s, so it is shared)."""
     wanted = sorted(set(sweet_spots))
     out = {s: ([], []) for s in wanted}
-    for i in range(0, len(masked), batch_size):
-        images, hole = model.to_batch(masked[i:i + batch_size], holes[i:i + batch_size])
+    for i in range(0, len(masked), args.batch_size):
+        images, hole = model.to_batch(masked[i:i + args.batch_size], holes[i:i + args.batch_size])
         for record in model.inpaint_steps(images, hole, schedule=schedule, total_iter=total_iter,
-                                          sweet_spot=wanted[-1], seed=seed + i, decode="none",
-                                          choice_temperature=choice_temperature):
+                                          sweet_spot=wanted[-1], seed=args.seed + i, decode="none",
+                                          choice_temperature=args.choice_temperature, fill=args.fill):
             if record.step in out:
                 decoded = model.decode(record.tokens.flatten(1))
                 out[record.step][0].append(to_uint8(decoded))
@@ -55,13 +55,28 @@ def telea(masked, holes):
                      for m, h in zip(masked, holes)])
 
 
+def merged_results(args, fresh):
+    """The results already in --out, to add rows to: the settings must be the same."""
+    path = os.path.join(args.out or "", "fid_results.json")
+    if not args.out or not os.path.exists(path):
+        raise MaskGITError(f"--merge needs an earlier {path} (give --out)")
+    with open(path) as fh:
+        old = json.load(fh)
+    for key in ("n_images", "fid_precision", "seed", "choice_temperature", "fill"):
+        if old.get(key) != fresh[key]:
+            raise MaskGITError(f"--merge: {path} was made with {key}={old.get(key)!r}, this run has {fresh[key]!r}")
+    return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
+
+
 def run_fid(args):
     masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=args.device)
     score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
     results = {"n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
-               "choice_temperature": args.choice_temperature, "reference": {}, "schedules": {},
+               "choice_temperature": args.choice_temperature, "fill": args.fill, "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}
+    if args.merge:
+        results = merged_results(args, results)
     def log(*a):
         print(*a, file=sys.stderr, flush=True)
         if args.out:  # keep partial results: the whole report takes about an hour here
@@ -70,17 +85,19 @@ def run_fid(args):
                 json.dump(results, fh, indent=2)
 
     t = time.time()
-    results["reference"]["gray_fill"] = score(masked)
-    t_telea = telea(masked, holes)
+    reference = results["reference"]
+    if "gray_fill" not in reference:
+        reference["gray_fill"] = score(masked)
+    t_telea = None if "opencv_telea" in reference else telea(masked, holes)
     if t_telea is not None:
-        results["reference"]["opencv_telea"] = score(t_telea)
-    results["reference"]["vqgan_reconstruction"] = score(run_reconstruction(model, truth, args.batch_size))
-    log("reference rows", results["reference"], f"{time.time() - t:.0f}s")
+        reference["opencv_telea"] = score(t_telea)
+    if "vqgan_reconstruction" not in reference:
+        reference["vqgan_reconstruction"] = score(run_reconstruction(model, truth, args.batch_size))
+    log("reference rows", reference, f"{time.time() - t:.0f}s")
 
     for name in args.schedules:
         t = time.time()
-        runs = inpaint_at_steps(model, masked, holes, name, 10, [10], args.seed, args.batch_size,
-                                args.choice_temperature)
+        runs = inpaint_at_steps(model, masked, holes, name, 10, [10], args)
         dec, comp = runs[10]
         results["schedules"][name] = {"fid": score(dec), "fid_composited": score(comp),
                                       "course_fid": COURSE_SCHEDULES.get(name)}
@@ -91,8 +108,7 @@ def run_fid(args):
         table["10,10"] = dict(results["schedules"]["cosine"], course_fid=COURSE_SWEET[(10, 10)])
         for total, sweets in ((8, [8]), (12, [12]), (20, [8, 10, 12])):
             t = time.time()
-            runs = inpaint_at_steps(model, masked, holes, "cosine", total, sweets, args.seed, args.batch_size,
-                                    args.choice_temperature)
+            runs = inpaint_at_steps(model, masked, holes, "cosine", total, sweets, args)
             for s, (dec, comp) in runs.items():
                 table[f"{s},{total}"] = {"fid": score(dec), "fid_composited": score(comp),
                                          "course_fid": COURSE_SWEET[(s, total)]}
@@ -102,8 +118,7 @@ def run_fid(args):
         n = min(args.curve_limit, len(truth))
         for name in args.schedules:
             for total in args.curve_totals:
-                runs = inpaint_at_steps(model, masked[:n], holes[:n], name, total, [total], args.seed,
-                                        args.batch_size, args.choice_temperature)
+                runs = inpaint_at_steps(model, masked[:n], holes[:n], name, total, [total], args)
                 dec, _ = runs[total]
                 results["curve"].setdefault(name, {})[total] = round(
                     fid(dec, truth[:n], precision=args.fid_precision), 2)
@@ -257,8 +272,13 @@ def parse(argv):
     f.add_argument("--limit", type=int)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--choice-temperature", type=float, default=4.5)
+    f.add_argument("--fill", default="smooth", choices=["smooth", "gray"],
+                   help="what the encoder sees in the hole (gray = the course's behaviour)")
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--fid-precision", default="fp32", choices=["fp32", "mixed", "bf16"])
+    f.add_argument("--merge", action="store_true",
+                   help="add this run's rows to the fid_results.json already in --out (same settings; "
+                        "reference rows already there are not recomputed)")
     s = sub.add_parser("speed")
     for q in (f, s):
         q.add_argument("--checkpoints", default="checkpoints")

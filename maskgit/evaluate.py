@@ -35,7 +35,7 @@ def run_inpainting(model, masked, holes, args):
         final = model.inpaint(masked[i:i + args.batch_size], holes[i:i + args.batch_size],
                               schedule=args.schedule, sweet_spot=args.sweet_spot,
                               total_iter=args.total_iter, choice_temperature=args.choice_temperature,
-                              seed=args.seed + i)
+                              seed=args.seed + i, fill=args.fill)
         decoded.append(to_uint8(final.image)); composited.append(to_uint8(final.composite))
     return np.concatenate(decoded), np.concatenate(composited)
 
@@ -57,6 +57,8 @@ def parse(argv):
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--choice-temperature", type=float, default=4.5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fill", default="smooth", choices=["smooth", "gray"],
+                   help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="only the first N test images (quick checks)")
     p.add_argument("--recon", action="store_true", help="score VQGAN reconstructions of gt instead")
@@ -86,7 +88,7 @@ def main(argv=None):
             inpaint_seconds = time.time() - start
             result.update(mode="inpaint", schedule=args.schedule, sweet_spot=args.sweet_spot,
                           total_iter=args.total_iter, choice_temperature=args.choice_temperature,
-                          seed=args.seed)
+                          seed=args.seed, fill=args.fill)
             outputs = {"fid": decoded, "fid_composited": composited}
         fid_start = time.time()
         for key, images in outputs.items():

@@ -35,6 +35,8 @@ def parse(argv):
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--choice-temperature", type=float, default=4.5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fill", default="smooth", choices=["smooth", "gray"],
+                   help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p.parse_args(argv)
 
@@ -73,7 +75,7 @@ def main(argv=None):
         frames, final = [], None
         for record in model.inpaint_steps(image, hole, schedule=args.schedule, sweet_spot=args.sweet_spot,
                                           total_iter=args.total_iter, seed=args.seed,
-                                          choice_temperature=args.choice_temperature):
+                                          choice_temperature=args.choice_temperature, fill=args.fill):
             frames.append(step_frame(record))
             final = record
         masked_input = np.where(hole[..., None], np.uint8(128), image)

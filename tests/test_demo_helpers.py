@@ -73,3 +73,15 @@ def test_frames_grid_and_exports(tmp_path):
         assert zf.namelist() == ["step_01.png", "step_02.png", "step_03.png"]
         first = np.asarray(Image.open(io.BytesIO(zf.read("step_01.png"))))
         assert np.array_equal(first, f)
+
+
+def test_masked_view_shows_the_encoders_fill(face):
+    hole = np.zeros((64, 64), bool)
+    hole[20:40, 10:50] = True
+    gray, smooth = ui.masked_view(face, hole, "gray"), ui.masked_view(face, hole, "smooth")
+    assert gray.shape == smooth.shape == (64, 64, 3) and gray.dtype == np.uint8
+    assert np.array_equal(gray[~hole], face[~hole]) and np.array_equal(smooth[~hole], face[~hole])
+    assert (gray[hole] == 128).all()
+    # the smooth fill takes its colours from around the hole: its rim matches the face's rim
+    rim_face = face[19, 10:50].astype(int)
+    assert np.abs(smooth[20, 10:50].astype(int) - rim_face).mean() < np.abs(128 - rim_face).mean()

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from conftest import synthetic_face
 from maskgit import fid as fidlib
@@ -44,6 +45,14 @@ def test_features_and_fid_are_deterministic_and_discriminate(two_sets):
     same = fidlib.fid(a[:20], a[20:], cache_reference=False)
     different = fidlib.fid(a[:20], b[20:], cache_reference=False)
     assert different > same + 50
+
+
+def test_channels_last_features_equal_the_plain_network(two_sets):
+    a, _ = two_sets
+    with torch.no_grad():
+        plain = fidlib.load_inception()(fidlib.to_inception_input(a[:6])).reshape(-1, 2048).double().numpy()
+    fast = fidlib.inception_features(a[:6])
+    assert np.abs(fast - plain).max() < 1e-4 * np.abs(plain).max()
 
 
 def test_reduced_precision_features_stay_close_to_fp32(two_sets):

@@ -1,0 +1,71 @@
+"""`maskgit.evaluate` and `maskgit.bench fid` on a tiny test folder in the course's layout.
+
+The FID function itself is tested in test_fid.py; here it is replaced by a cheap stand-in
+(mean absolute pixel difference) so the commands' plumbing runs in seconds."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import synthetic_face
+from test_shipped import CHECKPOINTS
+from maskgit import bench, evaluate
+
+
+def pixel_distance(images, reference, **_):
+    return float(np.abs(np.asarray(images, float) - np.asarray(reference, float)).mean())
+
+
+@pytest.fixture
+def test_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "fid", pixel_distance)
+    monkeypatch.setattr(evaluate, "fid", pixel_distance)
+    rng = np.random.default_rng(0)
+    for sub in ("masked_image", "mask64", "gt"):
+        os.makedirs(tmp_path / sub)
+    for i in range(4):
+        face = synthetic_face(rng)
+        known = np.full((64, 64), 255, np.uint8)
+        known[16 + i:40 + i, 12:44] = 0
+        masked = np.where(known[..., None] == 0, np.uint8(128), face)
+        Image.fromarray(face).save(tmp_path / "gt" / f"image_{i:03d}.png")
+        Image.fromarray(masked).save(tmp_path / "masked_image" / f"image_{i:03d}.png")
+        Image.fromarray(known).save(tmp_path / "mask64" / f"mask_{i:03d}.png")
+    return str(tmp_path)
+
+
+def last_json(capsys):
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_evaluate_prints_fid_and_timings(test_dir, capsys):
+    code = evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "3",
+                          "--total-iter", "3", "--json", "--quiet", "--device", "cpu"])
+    assert code == 0
+    out = last_json(capsys)
+    assert out["n_images"] == 4 and out["fill"] == "smooth"
+    for key in ("fid", "fid_composited", "inpaint_seconds", "fid_seconds", "seconds"):
+        assert out[key] >= 0
+    # pasting the known pixels back can only bring the images closer to the truth
+    assert out["fid_composited"] < out["fid"]
+
+
+def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
+    out_dir = str(tmp_path / "report")
+    common = ["fid", "--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--skip-sweet", "--out", out_dir,
+              "--device", "cpu"]
+    assert bench.main(common + ["--schedules", "cosine"]) == 0
+    first = last_json(capsys)
+    assert set(first["schedules"]) == {"cosine"} and "gray_fill" in first["reference"]
+    assert bench.main(common + ["--schedules", "linear", "--merge"]) == 0
+    merged = json.load(open(os.path.join(out_dir, "fid_results.json")))
+    assert set(merged["schedules"]) == {"cosine", "linear"}
+    assert merged["schedules"]["cosine"] == first["schedules"]["cosine"]
+    assert merged["reference"] == first["reference"]
+    capsys.readouterr()
+    # a merge with other settings would mix incomparable numbers: refused, report untouched
+    assert bench.main(common + ["--schedules", "square", "--merge", "--seed", "1"]) == 2
+    assert "seed" in capsys.readouterr().err
+    assert json.load(open(os.path.join(out_dir, "fid_results.json"))) == merged
