@@ -7,10 +7,11 @@ import os
 import sys
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from maskgit import load  # noqa: E402
+from maskgit import encoder_view, load  # noqa: E402
 from maskgit.masks import random_walk_hole  # noqa: E402
 from maskgit.render import enlarge, to_uint8_image, token_state_image  # noqa: E402
 
@@ -47,6 +48,27 @@ def main():
     fig = strip([[masked] + masks + [blank], [enlarge(face, 128)] + preds + [result]])
     Image.fromarray(fig).save(os.path.join(args.out, "inpainting_steps.png"))
     print("wrote", os.path.join(args.out, "inpainting_steps.png"))
+    hole_fill_figure(model, args.out)
+
+
+def hole_fill_figure(model, out, n=3):
+    """Per face: the face, then for gray and smooth fill what the encoder sees and the
+    decoded prediction (the course's output)."""
+    for final in model.generate_steps(n, sweet_spot=12, total_iter=12, seed=11):
+        pass
+    rows = []
+    for i in range(n):
+        face = to_uint8_image(final.image[i])
+        hole = random_walk_hole(np.random.default_rng(20 + i), steps=140)
+        row = [enlarge(face, 128)]
+        for fill in ("gray", "smooth"):
+            x = torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255
+            view = encoder_view(x, torch.from_numpy(hole)[None], fill)[0]
+            decoded = model.inpaint(face, hole, seed=0, fill=fill).image[0]
+            row += [enlarge(to_uint8_image(view), 128), enlarge(to_uint8_image(decoded), 128)]
+        rows.append(row)
+    Image.fromarray(strip(rows)).save(os.path.join(out, "hole_fill.png"))
+    print("wrote", os.path.join(out, "hole_fill.png"))
 
 
 if __name__ == "__main__":
