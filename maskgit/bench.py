@@ -56,10 +56,12 @@ def telea(masked, holes):
 
 
 def merged_results(args, fresh):
-    """The results already in --out, to add rows to: the settings must be the same."""
-    path = os.path.join(args.out or "", "fid_results.json")
-    if not args.out or not os.path.exists(path):
-        raise MaskGITError(f"--merge needs an earlier {path} (give --out)")
+    """The results already in --out (a finished or an interrupted run), to add rows to:
+    the settings must be the same."""
+    candidates = [os.path.join(args.out or "", f) for f in ("fid_results.json", "fid_results.partial.json")]
+    path = next((p for p in candidates if args.out and os.path.exists(p)), None)
+    if path is None:
+        raise MaskGITError(f"--merge needs an earlier {candidates[0]} (give --out)")
     with open(path) as fh:
         old = json.load(fh)
     for key in ("n_images", "fid_precision", "seed", "choice_temperature", "fill"):
@@ -103,10 +105,15 @@ def run_fid(args):
                                       "course_fid": COURSE_SCHEDULES.get(name)}
         log(name, results["schedules"][name], f"{time.time() - t:.0f}s")
 
-    if "cosine" in args.schedules and not args.skip_sweet:
+    if not args.skip_sweet:
         table = results["sweet_spot_table"]
-        table["10,10"] = dict(results["schedules"]["cosine"], course_fid=COURSE_SWEET[(10, 10)])
-        for total, sweets in ((8, [8]), (12, [12]), (20, [8, 10, 12])):
+        if "cosine" in results["schedules"]:  # the (10, 10) cell is the cosine row
+            table["10,10"] = dict(results["schedules"]["cosine"], course_fid=COURSE_SWEET[(10, 10)])
+        for total in args.sweet_totals:
+            # the course's cells: (8, 8), (12, 12), and (8, 20), (10, 20), (12, 20) from one run
+            sweets = [s for s, tot in COURSE_SWEET if tot == total and (s, tot) != (10, 10)]
+            if not sweets:
+                continue
             t = time.time()
             runs = inpaint_at_steps(model, masked, holes, "cosine", total, sweets, args)
             for s, (dec, comp) in runs.items():
@@ -264,8 +271,11 @@ def parse(argv):
     sub = p.add_subparsers(dest="what", required=True)
     f = sub.add_parser("fid")
     f.add_argument("--test-dir", required=True)
-    f.add_argument("--schedules", nargs="+", default=list(SCHEDULES))
+    f.add_argument("--schedules", nargs="*", default=list(SCHEDULES),
+                   help="rows of the schedule table (none: only the other tables)")
     f.add_argument("--skip-sweet", action="store_true", help="skip the (sweet spot, total) table")
+    f.add_argument("--sweet-totals", type=int, nargs="+", default=[8, 12, 20],
+                   help="schedule lengths of the (sweet spot, total) table to run (the course's: 8 12 20)")
     f.add_argument("--curve-totals", type=int, nargs="*", default=[],
                    help="total iterations for the FID-vs-iterations plot, e.g. 1 2 4 6 8 10 12 16 20")
     f.add_argument("--curve-limit", type=int, default=747, help="faces used for the curve")

@@ -69,3 +69,16 @@ def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     assert bench.main(common + ["--schedules", "square", "--merge", "--seed", "1"]) == 2
     assert "seed" in capsys.readouterr().err
     assert json.load(open(os.path.join(out_dir, "fid_results.json"))) == merged
+
+
+def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_path, capsys):
+    out_dir = str(tmp_path / "report")
+    common = ["fid", "--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--out", out_dir, "--device", "cpu"]
+    assert bench.main(common + ["--schedules", "cosine", "--skip-sweet"]) == 0
+    # as if the run had been killed: only the partial file is left
+    os.rename(os.path.join(out_dir, "fid_results.json"), os.path.join(out_dir, "fid_results.partial.json"))
+    assert bench.main(common + ["--schedules", "--sweet-totals", "8", "--merge"]) == 0
+    report = json.load(open(os.path.join(out_dir, "fid_results.json")))
+    assert set(report["sweet_spot_table"]) == {"8,8", "10,10"}  # (10, 10) is the cosine row
+    assert report["sweet_spot_table"]["10,10"]["fid"] == report["schedules"]["cosine"]["fid"]
+    assert report["sweet_spot_table"]["8,8"]["course_fid"] == 33.82
