@@ -5,6 +5,10 @@
 import argparse
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from maskgit.schedules import SCHEDULES  # noqa: E402
 
 
 def load(folder, name):
@@ -53,6 +57,10 @@ def main():
         for name, row in rows.items():
             note = f" ({row['note']})" if row.get("note") else ""
             lines.append(f"| {name}{note} | {fmt(row['fid'])} | {fmt(row['fid_composited'])} | {fmt(row.get('course_fid'))} |")
+        not_run = [name for name in SCHEDULES if name not in rows]
+        if not_run:
+            lines += ["", f"Not run yet: {', '.join(not_run)} (add them with `--schedules {' '.join(not_run)} "
+                      "--skip-sweet --merge`)."]
         lines += ["", "Reference rows, same FID code and images:", "", "| reference | fid |", "|---|---|"]
         names = {"gray_fill": "gray-filled input (`masked_image`)", "opencv_telea": "OpenCV Telea, radius 3",
                  "vqgan_reconstruction": "our tokenizer's reconstruction of the truth (floor of `fid`)"}
