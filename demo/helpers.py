@@ -89,7 +89,7 @@ def preset_hole(name, seed=0, size=IMAGE_SIZE):
     return hole
 
 
-def masked_view(face64, hole64, fill="gray"):
+def masked_view(face64, hole64, fill="smooth"):
     """The input as the encoder sees it, hole filled (64x64 uint8; the page enlarges it)."""
     face = torch.from_numpy(np.array(face64, np.uint8)).permute(2, 0, 1)[None].float() / 255
     view = encoder_view(face, torch.from_numpy(np.asarray(hole64, bool))[None], fill)

@@ -5,6 +5,6 @@ from .schedules import SCHEDULES, get_schedule
 from .transformer import BidirectionalTransformer, TransformerConfig
 from .vqgan import VQGAN, VQGANConfig
 
-__all__ = ["CheckpointError", "MaskGITError", "FILLS", "InpaintStep", "encoder_view", "MaskGIT", "load", "load_transformer",
-           "load_vqgan", "SCHEDULES", "get_schedule", "BidirectionalTransformer", "TransformerConfig",
-           "VQGAN", "VQGANConfig"]
+__all__ = ["CheckpointError", "MaskGITError", "FILLS", "InpaintStep", "MaskGIT", "encoder_view", "load",
+           "load_transformer", "load_vqgan", "SCHEDULES", "get_schedule", "BidirectionalTransformer",
+           "TransformerConfig", "VQGAN", "VQGANConfig"]

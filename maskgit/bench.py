@@ -20,7 +20,7 @@ from .errors import MaskGITError
 from .evaluate import run_reconstruction, to_uint8
 from .fid import fid
 from .masks import paste_back
-from .pipeline import load
+from .pipeline import FILLS, load
 from .schedules import SCHEDULES
 from .testset import load_test_folder
 
@@ -282,7 +282,7 @@ def parse(argv):
     f.add_argument("--limit", type=int)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--choice-temperature", type=float, default=4.5)
-    f.add_argument("--fill", default="smooth", choices=["smooth", "gray"],
+    f.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--fid-precision", default="fp32", choices=["fp32", "mixed", "bf16"])

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .errors import MaskGITError
 from .fid import fid
 from .images import save_rgb
-from .pipeline import load, resolve_device
+from .pipeline import FILLS, load, resolve_device
 from .testset import load_test_folder
 
 
@@ -57,7 +57,7 @@ def parse(argv):
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--choice-temperature", type=float, default=4.5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fill", default="smooth", choices=["smooth", "gray"],
+    p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="only the first N test images (quick checks)")

@@ -20,7 +20,7 @@ import torch
 
 from .errors import MaskGITError
 from .images import load_image, load_mask, save_rgb
-from .pipeline import load
+from .pipeline import FILLS, load
 from .render import save_gif, step_frame, to_uint8_image
 
 
@@ -35,7 +35,7 @@ def parse(argv):
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--choice-temperature", type=float, default=4.5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fill", default="smooth", choices=["smooth", "gray"],
+    p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p.parse_args(argv)

@@ -8,6 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from maskgit.bench import COURSE_SWEET  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
 
@@ -20,7 +21,6 @@ def load(folder, name):
     return None, None
 
 
-COURSE_SWEET = {(8, 8): 33.82, (10, 10): 32.93, (12, 12): 32.97, (8, 20): 34.23, (10, 20): 33.18, (12, 20): 34.62}
 COURSE_CELLS = sorted(COURSE_SWEET, key=lambda c: (c[1], c[0]))
 
 
