@@ -38,7 +38,8 @@ def inpaint_at_steps(model, masked, holes, schedule, total_iter, sweet_spots, ar
         images, hole = model.to_batch(masked[i:i + args.batch_size], holes[i:i + args.batch_size])
         for record in model.inpaint_steps(images, hole, schedule=schedule, total_iter=total_iter,
                                           sweet_spot=wanted[-1], seed=args.seed + i, decode="none",
-                                          choice_temperature=args.choice_temperature, fill=args.fill):
+                                          choice_temperature=args.choice_temperature, fill=args.fill,
+                                          undecided=args.undecided):
             if record.step in out:
                 decoded = model.decode(record.tokens.flatten(1))
                 out[record.step][0].append(to_uint8(decoded))
@@ -119,18 +120,25 @@ def run_fid(args):
             for s, (dec, comp) in runs.items():
                 table[f"{s},{total}"] = {"fid": score(dec), "fid_composited": score(comp),
                                          "course_fid": COURSE_SWEET[(s, total)]}
+                if s < total:  # tokens still masked at the sweet spot are shown this way
+                    table[f"{s},{total}"]["undecided"] = args.undecided
                 log(f"cosine ({s},{total})", table[f"{s},{total}"], f"{time.time() - t:.0f}s")
 
     if args.curve_totals:
+        # FID vs total iterations (sweet spot = total), like the MaskGIT paper's ablation: one
+        # decoding run per point, so it may use the first --curve-limit faces only.
         n = min(args.curve_limit, len(truth))
-        for name in args.schedules:
-            for total in args.curve_totals:
-                runs = inpaint_at_steps(model, masked[:n], holes[:n], name, total, [total], args)
-                dec, _ = runs[total]
-                results["curve"].setdefault(name, {})[total] = round(
-                    fid(dec, truth[:n], precision=args.fid_precision), 2)
-                log("curve", name, total, results["curve"][name][total])
+        if results.get("curve") and results.get("curve_images", n) != n:
+            raise MaskGITError(f"--merge: the curve in --out used {results['curve_images']} faces, "
+                               f"this run --curve-limit {n}")
         results["curve_images"] = n
+        for name in args.curve_schedules:
+            for total in args.curve_totals:
+                t = time.time()
+                dec, _ = inpaint_at_steps(model, masked[:n], holes[:n], name, total, [total], args)[total]
+                results["curve"].setdefault(name, {})[str(total)] = round(
+                    fid(dec, truth[:n], precision=args.fid_precision), 2)
+                log("curve", name, total, results["curve"][name][str(total)], f"{time.time() - t:.0f}s")
     return results
 
 
@@ -150,9 +158,10 @@ def plot_results(results, out_dir):
         fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
         for name, points in results["curve"].items():
             totals = sorted(int(k) for k in points)
-            ax.plot(totals, [points[k] if k in points else points[str(k)] for k in totals], "o-", label=name)
+            ax.plot(totals, [points[str(k)] for k in totals], "o-", label=name)
         ax.set_xlabel("total iterations (sweet spot = total)")
         ax.set_ylabel(f"FID, decoded ({results.get('curve_images')} faces)")
+        ax.set_xticks(sorted({int(k) for points in results["curve"].values() for k in points}))
         ax.legend(fontsize=7); ax.grid(alpha=0.3); fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "fid_vs_iterations.png")); plt.close(fig)
 
@@ -278,12 +287,17 @@ def parse(argv):
                    help="schedule lengths of the (sweet spot, total) table to run (the course's: 8 12 20)")
     f.add_argument("--curve-totals", type=int, nargs="*", default=[],
                    help="total iterations for the FID-vs-iterations plot, e.g. 1 2 4 6 8 10 12 16 20")
-    f.add_argument("--curve-limit", type=int, default=747, help="faces used for the curve")
+    f.add_argument("--curve-schedules", nargs="+", default=list(COURSE_SCHEDULES), choices=list(SCHEDULES),
+                   help="schedules drawn in the FID-vs-iterations plot")
+    f.add_argument("--curve-limit", type=int, default=747, help="faces used for the curve (the first N)")
     f.add_argument("--limit", type=int)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--choice-temperature", type=float, default=4.5)
     f.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
+    f.add_argument("--undecided", default="mode", choices=["mode", "sample"],
+                   help="a sweet spot before the end shows still-masked tokens as the most likely token "
+                        "(mode) or as a draw (sample, this project's behaviour before session 8)")
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--fid-precision", default="fp32", choices=["fp32", "mixed", "bf16"])
     f.add_argument("--merge", action="store_true",

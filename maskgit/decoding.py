@@ -50,7 +50,7 @@ def select_still_masked(confidence, n_masked):
 
 def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine", total_iter=10,
                      sweet_spot=None, choice_temperature=4.5, sample=True, sampling_temperature=1.0,
-                     generator=None):
+                     undecided="mode", generator=None):
     """Fill `hole` (B, N) bool of `tokens` (B, N) step by step; yields a DecodeStep per step.
 
     Runs `sweet_spot` steps of a `total_iter`-step schedule; the last yielded step's
@@ -58,7 +58,12 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     log-probability plus Gumbel noise scaled by choice_temperature * (1 - r), decides the
     most confident ones and keeps the rest masked, as many as the schedule says.
     Tokens are drawn from softmax(logits / sampling_temperature) (argmax if not `sample`).
+    A step's picture shows the tokens still masked after it as the model's most likely
+    token (`undecided="mode"`) or as the draw (`"sample"`); only a sweet spot before the
+    schedule's end leaves any.
     """
+    if undecided not in ("mode", "sample"):
+        raise MaskGITError(f"undecided must be 'mode' or 'sample', got {undecided!r}")
     sweet_spot = total_iter if sweet_spot is None else sweet_spot
     hole = hole.bool()
     # One schedule for the batch, or one per row (to compare schedules in a single batch).
@@ -98,5 +103,6 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
         newly = masked & ~still
         z = torch.where(newly, prediction, z)
         masked = still
-        yield DecodeStep(step=t + 1, total_iter=total_iter, tokens=prediction, still_masked=masked,
+        shown = torch.where(still, probs.argmax(dim=-1), z) if undecided == "mode" else prediction
+        yield DecodeStep(step=t + 1, total_iter=total_iter, tokens=shown, still_masked=masked,
                          newly_decided=newly, known=known)

@@ -113,7 +113,7 @@ class MaskGIT:
     @torch.no_grad()
     def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
                       choice_temperature=4.5, seed=0, sample=True, sampling_temperature=1.0,
-                      decode="every", feather=1, fill="smooth"):
+                      undecided="mode", decode="every", feather=1, fill="smooth"):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.
@@ -139,7 +139,8 @@ class MaskGIT:
                                   mask_token_id=self.transformer.config.mask_token_id,
                                   schedule=schedule, total_iter=total_iter, sweet_spot=sweet_spot,
                                   choice_temperature=choice_temperature, sample=sample,
-                                  sampling_temperature=sampling_temperature, generator=generator):
+                                  sampling_temperature=sampling_temperature, undecided=undecided,
+                                  generator=generator):
             record = InpaintStep(step=s.step, total_iter=total_iter, sweet_spot=sweet_spot,
                                  known=s.known.view(shape), still_masked=s.still_masked.view(shape),
                                  newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape))

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from maskgit.bench import COURSE_SWEET  # noqa: E402
+from maskgit.bench import COURSE_SCHEDULES, COURSE_SWEET  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
 
@@ -36,6 +36,7 @@ def main():
     fid, fid_file = load(args.bench, "fid_results.json")
     speed, _ = load(args.bench, "speed.json")
     studio, _ = load(args.bench, "studio.json")
+    inception, _ = load(args.bench, "inception.json")
     lines = ["# Benchmarks", "",
              "Every number below is printed by a command of this repository, run on the shipped",
              "checkpoints on this project's machine: 2 CPU cores (AMD EPYC with AVX-512 BF16), 24 GiB,",
@@ -74,6 +75,12 @@ def main():
                 row = table.get(f"{s},{total}", {})
                 lines.append(f"| ({s},{total}) | {fmt(row.get('fid'))} | {fmt(row.get('fid_composited'))} | "
                              f"{fmt(COURSE_SWEET[(s, total)])} |")
+            early = sorted({row["undecided"] for row in table.values() if row.get("undecided")})
+            if early:
+                lines += ["", "A sweet spot before the schedule's end leaves tokens still masked; the picture "
+                          f"shows them as the model's {'most likely token' if early == ['mode'] else ' / '.join(early)} "
+                          "(`undecided=\"mode\"`, the default since session 8; drawing them, the earlier "
+                          "behaviour, is `--undecided sample`; docs/training.md compares the two)."]
             missing = [f"({s},{t})" for s, t in COURSE_CELLS if f"{s},{t}" not in table]
             if missing:
                 lines += ["", f"Not run yet: {', '.join(missing)} (one cosine run of 20 steps serves all three; add "
@@ -87,19 +94,60 @@ def main():
                   "The cosine (10, 10) row is the same computation as",
                   "`python -m maskgit.evaluate --test-dir ../shared/data/cat_face_test --schedule cosine "
                   "--sweet-spot 10 --total-iter 10 --json` (a test checks the two paths give identical images).", "",
-                  "Both use fp32 Inception (the reduced-precision modes moved the gray-fill reference",
-                  "from 53.24 to 53.44, beyond our 0.1 tolerance, so they are for quick comparisons only).",
-                  "In the sitting that produced these tables each schedule row (747 faces inpainted, then",
-                  "two fp32 Inception passes) took 10.6 to 11.8 minutes, Inception running at about 6 img/s",
-                  "in the plain memory layout; `maskgit/fid.py` now feeds it channels-last (features equal",
-                  "within 1e-5, about 1.3x faster), which still leaves the FID part of one evaluation near",
-                  "3 minutes, above the 90 s target.", ""]
+                  "Both use fp32 Inception: the faster modes miss the 0.1 tolerance (next section).", ""]
+        if inception:
+            passes = inception["passes"]
+            used = passes["fp32, channels-last (used)"]["img_per_s"]
+            lines += ["## The FID pass: speed against accuracy", "",
+                      f"The FID part of one 747-face evaluation is 1,494 Inception passes (`fid` and `fid_composited`; "
+                      f"truth statistics cached): {1494 / used:.0f} s at the {used} img/s measured here, against "
+                      "a 90 s target, which needs 16.6 img/s. "
+                      f"Measured on {inception['n_images']} val faces, {inception['threads']} threads "
+                      "(`scripts/bench_inception.py`):", "",
+                      "| Inception pass | img/s | features vs fp32 (RMS, relative) |", "|---|---|---|"]
+            for name, row in passes.items():
+                lines.append(f"| {name} | {row['img_per_s']} | {row['feature_rms_rel']:.2g} |")
+            if inception.get("gray_fill_fid"):
+                g = inception["gray_fill_fid"]
+                lines += ["", "FID of the gray-filled test inputs against the truth, per precision: "
+                          + ", ".join(f"{k} {v}" for k, v in g.items()) + " (tolerance: 0.1 from fp32)."]
+            bf16 = passes.get("bf16 autocast, whole network (--fid-precision bf16)", {}).get("img_per_s")
+            g = inception.get("gray_fill_fid", {})
+            shift = f", and it moves the gray-fill FID by {g['bf16'] - g['fp32']:+.2f}" if "bf16" in g else ""
+            lines += ["", f"Even whole-network bf16 takes {1494 / bf16:.0f} s here{shift}. Each bf16",
+                      "convolution adds its rounding (0.33 % measured per layer; folding the batch norm into",
+                      "the convolution does not lower it, so it is not cancellation), and about 90 layers",
+                      "accumulate it. oneDNN's fp32 math-mode switch does not reach the TorchScript",
+                      "network's convolutions (features identical). Splitting values into two bf16 halves",
+                      "to recover precision costs more than bf16 saves. Reported numbers stay fp32; the",
+                      "bf16 modes serve quick relative comparisons (the validation experiments).", "",
+                      "```bash", "python scripts/bench_inception.py --images ../shared/data/cat_face/val \\",
+                      "    --test-dir ../shared/data/cat_face_test --out docs/bench", "```", ""]
         if fid_file.endswith("partial.json"):
             lines += ["*(From an interrupted run (`fid_results.partial.json`): every number shown was printed by "
                       "it; rows and cells not shown or marked – were not run.)*", ""]
         lines += ["![schedules](bench/schedules.png)", ""]
         if fid.get("curve"):
-            lines += ["![FID vs iterations](bench/fid_vs_iterations.png)", ""]
+            curve = fid["curve"]
+            totals = sorted({int(k) for points in curve.values() for k in points})
+            lines += ["## FID vs total iterations (sweet spot = total)", "",
+                      f"The MaskGIT paper's ablation on our checkpoints: the first {fid['curve_images']} test faces, "
+                      "one decoding run per point, `fid` (decoded), same seed and settings as above. FID over "
+                      "fewer faces reads higher than over all 747: compare the points with each other, not with "
+                      "the tables above.", "",
+                      "| schedule | " + " | ".join(f"T={t}" for t in totals) + " |",
+                      "|---|" + "---|" * len(totals)]
+            for name, points in curve.items():
+                lines.append(f"| {name} | " + " | ".join(fmt(points.get(str(t))) for t in totals) + " |")
+            missing = [name for name in COURSE_SCHEDULES if name not in curve]
+            if missing:
+                lines += ["", f"Not run yet: {', '.join(missing)} (each 20-40 minutes here; the command below "
+                          f"with `--curve-schedules {' '.join(missing)}` adds them)."]
+            lines += ["", "![FID vs iterations](bench/fid_vs_iterations.png)", "", "```bash",
+                      "python -m maskgit.bench fid --test-dir ../shared/data/cat_face_test --schedules --skip-sweet \\",
+                      f"    --curve-totals {' '.join(map(str, totals))} --curve-limit {fid['curve_images']} "
+                      f"--curve-schedules {' '.join(curve)} --merge --out docs/bench",
+                      "```", ""]
     if speed:
         peak = speed["peak_gflops_bf16"]
         lines += ["## Speed", "", f"Machine: {speed['machine']}, {speed['threads']} threads. Measured matmul peak "

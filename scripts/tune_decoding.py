@@ -2,7 +2,8 @@
 
 The test folder is never used here. Prints one JSON line per setting:
   python scripts/tune_decoding.py --data-root DATA --limit 256 --settings 4.5:1.0:gray 4.5:1.0 4.5:0.8
-Each setting is choice_temperature:sampling_temperature[:fill] (fill: smooth, the default, or gray).
+Each setting is choice_temperature:sampling_temperature[:fill] (fill: smooth, the default, or gray;
+sampling temperature 0: the most likely token instead of a draw).
 """
 import argparse
 import json
@@ -29,6 +30,8 @@ def main():
     p.add_argument("--schedule", default="cosine")
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--settings", nargs="+", default=["4.5:1.0"])
+    p.add_argument("--sweet-spot", type=int, help="default: --total-iter")
+    p.add_argument("--undecided", default="mode", choices=["mode", "sample"])
     p.add_argument("--precision", default="bf16")
     args = p.parse_args()
     val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
@@ -45,10 +48,13 @@ def main():
         dec, comp = [], []
         for i in range(0, len(val), 64):
             final = model.inpaint(images[i:i + 64], holes[i:i + 64], schedule=args.schedule,
-                                  total_iter=args.total_iter, sweet_spot=args.total_iter, seed=i,
-                                  choice_temperature=choice_t, sampling_temperature=sample_t, fill=fill)
+                                  total_iter=args.total_iter, sweet_spot=args.sweet_spot or args.total_iter,
+                                  seed=i, undecided=args.undecided,
+                                  choice_temperature=choice_t, sample=sample_t > 0,
+                                  sampling_temperature=sample_t if sample_t > 0 else 1.0, fill=fill)
             dec.append(to_uint8(final.image)); comp.append(to_uint8(final.composite))
-        row = {"choice_temperature": choice_t, "sampling_temperature": sample_t, "fill": fill, "n": len(val),
+        row = {"total_iter": args.total_iter, "sweet_spot": args.sweet_spot or args.total_iter,
+               "undecided": args.undecided, "choice_temperature": choice_t, "sampling_temperature": sample_t, "fill": fill, "n": len(val),
                "hole_fraction": float(holes.mean()),
                "fid": fid(np.concatenate(dec), truth, precision=args.precision),
                "fid_composited": fid(np.concatenate(comp), truth, precision=args.precision),

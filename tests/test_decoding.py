@@ -69,6 +69,24 @@ def test_sweet_spot_stops_early_and_matches_the_full_run(model):
     assert early[-1].still_masked.any()  # stopping early leaves masked tokens, filled by the prediction
 
 
+def test_tokens_still_masked_show_the_most_likely_token(model):
+    tokens, hole = batch()
+    shown = run(model, tokens, hole, total_iter=10, sweet_spot=3)
+    drawn = run(model, tokens, hole, total_iter=10, sweet_spot=3, undecided="sample")
+    with torch.no_grad():
+        most_likely = model(torch.where(hole, torch.full_like(tokens, VOCAB), tokens)).argmax(-1)
+    still = shown[0].still_masked
+    assert still.any()
+    assert torch.equal(shown[0].tokens[still], most_likely[still])
+    for a, b in zip(shown, drawn):  # the decoding itself is the same; only the picture differs
+        assert torch.equal(a.still_masked, b.still_masked)
+        assert torch.equal(a.tokens[~a.still_masked], b.tokens[~b.still_masked])
+    assert not torch.equal(shown[0].tokens, drawn[0].tokens)
+    # a whole schedule leaves nothing undecided: the output does not depend on the choice
+    full = [run(model, tokens, hole, total_iter=4, undecided=u)[-1].tokens for u in ("mode", "sample")]
+    assert torch.equal(*full)
+
+
 def test_seed_reproducible_and_seed_matters(model):
     tokens, hole = batch()
     a = run(model, tokens, hole, seed=1, total_iter=6)[-1].tokens
@@ -96,6 +114,7 @@ def test_zero_temperature_picks_most_confident(model):
     (dict(total_iter=0, sweet_spot=1), "total iterations"),
     (dict(schedule="nope"), "unknown schedule"),
     (dict(choice_temperature=-1.0), "temperature"),
+    (dict(undecided="mean"), "undecided"),
 ])
 def test_bad_settings_are_clear_errors(model, kw, msg):
     tokens, hole = batch()

@@ -82,3 +82,25 @@ def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_pa
     assert set(report["sweet_spot_table"]) == {"8,8", "10,10"}  # (10, 10) is the cosine row
     assert report["sweet_spot_table"]["10,10"]["fid"] == report["schedules"]["cosine"]["fid"]
     assert report["sweet_spot_table"]["8,8"]["course_fid"] == 33.82
+
+
+def test_fid_vs_iterations_curve_is_plotted_and_merged(test_dir, tmp_path, capsys):
+    out_dir = str(tmp_path / "report")
+    common = ["fid", "--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--out", out_dir, "--device", "cpu",
+              "--schedules", "--skip-sweet", "--curve-totals", "1", "3"]
+    assert bench.main(common + ["--curve-schedules", "cosine", "linear", "--curve-limit", "2"]) == 0
+    report = last_json(capsys)
+    assert report["curve_images"] == 2 and report["schedules"] == {}
+    assert set(report["curve"]) == {"cosine", "linear"}
+    assert set(report["curve"]["cosine"]) == {"1", "3"}
+    # one step decides every token at once; three steps see earlier choices: different faces
+    assert report["curve"]["cosine"]["1"] != report["curve"]["cosine"]["3"]
+    assert os.path.getsize(os.path.join(out_dir, "fid_vs_iterations.png")) > 1000
+    assert bench.main(common + ["--curve-schedules", "square", "--curve-limit", "2", "--merge"]) == 0
+    merged = json.load(open(os.path.join(out_dir, "fid_results.json")))
+    assert set(merged["curve"]) == {"cosine", "linear", "square"}
+    assert merged["curve"]["cosine"] == report["curve"]["cosine"]
+    capsys.readouterr()
+    # points over other faces would not be comparable: refused
+    assert bench.main(common + ["--curve-schedules", "cubic", "--curve-limit", "3", "--merge"]) == 2
+    assert "curve" in capsys.readouterr().err

@@ -1,0 +1,100 @@
+"""How fast the FID Inception pass runs here, and what each speed-up costs in accuracy.
+
+  python scripts/bench_inception.py --images ../shared/data/cat_face/val \
+      --test-dir ../shared/data/cat_face_test --out docs/bench
+
+For each way of running the network: images/s over --limit faces, and the RMS difference
+of its 2048-d features from fp32 (relative). With --test-dir, also the FID of the
+gray-filled test inputs against the truth in each precision the library offers (the
+tolerance for reported numbers is 0.1 from fp32). Writes inception.json.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from maskgit.data import load_image_folder  # noqa: E402
+from maskgit.fid import _forward_mixed, fid, load_inception, to_inception_input  # noqa: E402
+from maskgit.testset import load_test_folder  # noqa: E402
+
+
+def with_fp32_math(mode, fn):
+    """oneDNN's fp32 math mode (bf16/tf32 inside fp32 convolutions), restored afterwards."""
+    def run(x):
+        old = torch.backends.mkldnn.conv.fp32_precision, torch.backends.mkldnn.matmul.fp32_precision
+        torch.backends.mkldnn.conv.fp32_precision = torch.backends.mkldnn.matmul.fp32_precision = mode
+        try:
+            return fn(x)
+        finally:
+            torch.backends.mkldnn.conv.fp32_precision, torch.backends.mkldnn.matmul.fp32_precision = old
+    return run
+
+
+def variants(model):
+    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+
+    def bf16(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(x).float()
+    return {
+        "fp32, plain layout": (model, False),
+        "fp32, channels-last (used)": (model, True),
+        "fp32, channels-last, jit.freeze + optimize_for_inference": (frozen, True),
+        "fp32, channels-last, oneDNN fp32 math mode bf16": (with_fp32_math("bf16", model), True),
+        "bf16 autocast, whole network (--fid-precision bf16)": (bf16, True),
+        "bf16 except the stem and the pooling (--fid-precision mixed)": (lambda x: _forward_mixed(model, x), True),
+    }
+
+
+@torch.no_grad()
+def features(fn, x, channels_last, batch):
+    out = []
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch]
+        out.append(fn(xb.contiguous(memory_format=torch.channels_last) if channels_last else xb.contiguous())
+                   .reshape(len(xb), -1).float())
+    return torch.cat(out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", required=True, help="a folder of face images (e.g. cat_face/val)")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--test-dir", help="also the gray-fill FID per precision on this test folder")
+    p.add_argument("--out")
+    args = p.parse_args()
+    faces = load_image_folder(args.images, limit=args.limit)
+    x = to_inception_input(faces.float() / 255)
+    model = load_inception()
+    result = {"threads": torch.get_num_threads(), "n_images": len(x), "passes": {}}
+    reference = None
+    for name, (fn, channels_last) in variants(model).items():
+        features(fn, x[:args.batch_size], channels_last, args.batch_size)  # warm-up
+        start = time.perf_counter()
+        feats = features(fn, x, channels_last, args.batch_size)
+        seconds = time.perf_counter() - start
+        if reference is None:
+            reference = feats
+        rel = ((feats - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()).item()
+        result["passes"][name] = {"img_per_s": round(len(x) / seconds, 2), "feature_rms_rel": float(f"{rel:.2e}")}
+        print(name, result["passes"][name], flush=True)
+    if args.test_dir:
+        masked, truth, _, _ = load_test_folder(args.test_dir)
+        result["gray_fill_fid"] = {}
+        for precision in ("fp32", "mixed", "bf16"):
+            result["gray_fill_fid"][precision] = round(fid(masked, truth, precision=precision), 3)
+            print("gray fill FID", precision, result["gray_fill_fid"][precision], flush=True)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "inception.json"), "w") as f:
+            json.dump(result, f, indent=2)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
