@@ -15,7 +15,7 @@ from .schedules import get_schedule, tokens_still_masked
 class DecodeStep:
     step: int                     # 1-based index of this step
     total_iter: int               # length of the schedule
-    tokens: torch.Tensor          # (B, N) prediction: known + decided + sampled for still masked
+    tokens: torch.Tensor          # (B, N) prediction: known + decided + a guess for still masked
     still_masked: torch.Tensor    # (B, N) bool, masked after this step
     newly_decided: torch.Tensor   # (B, N) bool, decided at this step
     known: torch.Tensor           # (B, N) bool, known before decoding started

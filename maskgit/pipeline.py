@@ -117,6 +117,8 @@ class MaskGIT:
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.
+        undecided: tokens still masked at a step are pictured as the most likely token
+        ("mode") or as a draw ("sample"); see decoding.iterative_decode.
         decode: "every" decodes images at each step (for streaming), "final" only at the
         sweet spot (for evaluation), "none" never.
         fill: what the encoder sees in the hole. "smooth" continues the surrounding colours
