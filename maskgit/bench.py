@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+from .decoding import UNDECIDED
 from .errors import MaskGITError
 from .evaluate import run_reconstruction, to_uint8
 from .fid import fid
@@ -295,7 +296,7 @@ def parse(argv):
     f.add_argument("--choice-temperature", type=float, default=4.5)
     f.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
-    f.add_argument("--undecided", default="mode", choices=["mode", "sample"],
+    f.add_argument("--undecided", default=UNDECIDED[0], choices=UNDECIDED,
                    help="a sweet spot before the end shows still-masked tokens as the most likely token "
                         "(mode) or as a draw (sample, this project's behaviour before session 8)")
     f.add_argument("--batch-size", type=int, default=64)

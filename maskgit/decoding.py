@@ -10,6 +10,8 @@ import torch
 from .errors import MaskGITError
 from .schedules import get_schedule, tokens_still_masked
 
+UNDECIDED = ("mode", "sample")  # how a step pictures tokens still masked after it
+
 
 @dataclass
 class DecodeStep:
@@ -62,8 +64,8 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     token (`undecided="mode"`) or as the draw (`"sample"`); only a sweet spot before the
     schedule's end leaves any.
     """
-    if undecided not in ("mode", "sample"):
-        raise MaskGITError(f"undecided must be 'mode' or 'sample', got {undecided!r}")
+    if undecided not in UNDECIDED:
+        raise MaskGITError(f"undecided must be one of {UNDECIDED}, got {undecided!r}")
     sweet_spot = total_iter if sweet_spot is None else sweet_spot
     hole = hole.bool()
     # One schedule for the batch, or one per row (to compare schedules in a single batch).

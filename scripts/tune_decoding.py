@@ -17,6 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit import load  # noqa: E402
 from maskgit.data import load_image_folder  # noqa: E402
+from maskgit.decoding import UNDECIDED  # noqa: E402
 from maskgit.evaluate import to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
 from maskgit.masks import random_walk_hole  # noqa: E402
@@ -31,7 +32,7 @@ def main():
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--settings", nargs="+", default=["4.5:1.0"])
     p.add_argument("--sweet-spot", type=int, help="default: --total-iter")
-    p.add_argument("--undecided", default="mode", choices=["mode", "sample"])
+    p.add_argument("--undecided", default=UNDECIDED[0], choices=UNDECIDED)
     p.add_argument("--precision", default="bf16")
     args = p.parse_args()
     val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
