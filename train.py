@@ -56,6 +56,9 @@ def parse(argv):
     tr.add_argument("--weight-decay", type=float, default=0.05)
     tr.add_argument("--label-smoothing", type=float, default=0.1)
     tr.add_argument("--ema", type=float, default=0.999)
+    tr.add_argument("--init-from", help="continue from the transformer in this folder (e.g. checkpoints): "
+                    "fresh optimizer and learning-rate schedule, its size (--dim/--layers/--heads ignored); "
+                    "it must have been trained on the same tokenizer")
     tr.add_argument("--dim", type=int, default=384)
     tr.add_argument("--layers", type=int, default=12)
     tr.add_argument("--heads", type=int, default=6)

@@ -19,7 +19,7 @@ import torch
 from .decoding import UNDECIDED
 from .errors import MaskGITError
 from .evaluate import run_reconstruction, to_uint8
-from .fid import fid
+from .fid import FID_PRECISIONS, fid
 from .masks import paste_back
 from .pipeline import FILLS, load
 from .schedules import SCHEDULES
@@ -300,7 +300,7 @@ def parse(argv):
                    help="a sweet spot before the end shows still-masked tokens as the most likely token "
                         "(mode) or as a draw (sample, this project's behaviour before session 8)")
     f.add_argument("--batch-size", type=int, default=64)
-    f.add_argument("--fid-precision", default="fp32", choices=["fp32", "mixed", "bf16"])
+    f.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS)
     f.add_argument("--merge", action="store_true",
                    help="add this run's rows to the fid_results.json already in --out (same settings; "
                         "reference rows already there are not recomputed)")
@@ -327,6 +327,9 @@ def main(argv=None):
             json.dump(results, fh, indent=2)
         if args.what == "fid":
             plot_results(results, args.out)
+            partial = os.path.join(args.out, "fid_results.partial.json")
+            if os.path.exists(partial):  # the finished report supersedes it
+                os.remove(partial)
     print(json.dumps(results))
     return 0
 

@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import MaskGITError
-from .fid import fid
+from .fid import FID_PRECISIONS, fid
 from .images import save_rgb
 from .pipeline import FILLS, load, resolve_device
 from .testset import load_test_folder
@@ -59,6 +59,9 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
+    p.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS,
+                   help="Inception precision: fp32 (reference, reported numbers), mixed (about 1.4x faster, "
+                        "within 0.1 of fp32 on the sets measured), bf16 (quick comparisons only)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="only the first N test images (quick checks)")
     p.add_argument("--recon", action="store_true", help="score VQGAN reconstructions of gt instead")
@@ -75,7 +78,7 @@ def main(argv=None):
         torch.manual_seed(args.seed)
         masked, truth, holes, names = load_test_folder(args.test_dir, args.limit)
         model = load(args.checkpoints, device=resolve_device(args.device))
-        result = {"n_images": len(names), "checkpoints": args.checkpoints}
+        result = {"n_images": len(names), "checkpoints": args.checkpoints, "fid_precision": args.fid_precision}
         start = time.time()
         if args.recon:
             recon = run_reconstruction(model, truth, args.batch_size)
@@ -92,7 +95,7 @@ def main(argv=None):
             outputs = {"fid": decoded, "fid_composited": composited}
         fid_start = time.time()
         for key, images in outputs.items():
-            result[key] = fid(images, truth)
+            result[key] = fid(images, truth, precision=args.fid_precision)
         result.update(inpaint_seconds=round(inpaint_seconds, 2), fid_seconds=round(time.time() - fid_start, 2),
                       seconds=round(time.time() - start, 2))
         if args.save_dir:

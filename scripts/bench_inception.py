@@ -18,7 +18,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit.data import load_image_folder  # noqa: E402
-from maskgit.fid import _forward_mixed, fid, load_inception, to_inception_input  # noqa: E402
+from maskgit.fid import (_forward_mixed, fid, frechet_distance, gaussian_stats, load_fid_network,  # noqa: E402
+                         load_inception, to_inception_input)
 from maskgit.testset import load_test_folder  # noqa: E402
 
 
@@ -34,20 +35,25 @@ def with_fp32_math(mode, fn):
     return run
 
 
-def variants(model):
-    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+def variants(scripted, network, compiled):
+    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(scripted))
 
     def bf16(x):
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return model(x).float()
-    return {
-        "fp32, plain layout": (model, False),
-        "fp32, channels-last (used)": (model, True),
-        "fp32, channels-last, jit.freeze + optimize_for_inference": (frozen, True),
-        "fp32, channels-last, oneDNN fp32 math mode bf16": (with_fp32_math("bf16", model), True),
-        "bf16 autocast, whole network (--fid-precision bf16)": (bf16, True),
-        "bf16 except the stem and the pooling (--fid-precision mixed)": (lambda x: _forward_mixed(model, x), True),
+            return network(x).float()
+    passes = {
+        "TorchScript as shipped, plain layout": (scripted, False),
+        "TorchScript, channels-last (before session 9)": (scripted, True),
+        "TorchScript, channels-last, jit.freeze + optimize_for_inference": (frozen, True),
+        "rebuilt (folded batch norm, merged 1x1 convolutions), channels-last (used)": (network, True),
+        "rebuilt, oneDNN fp32 math mode bf16": (with_fp32_math("bf16", network), True),
+        "rebuilt, bf16 autocast, whole network (--fid-precision bf16)": (bf16, True),
+        "rebuilt, bf16 in the Inception blocks, stem and last pooling fp32 (--fid-precision mixed)":
+            (lambda x: _forward_mixed(network, x), True),
     }
+    if compiled is not None:
+        passes["rebuilt + torch.compile (inductor, freezing; compile time excluded)"] = (compiled, True)
+    return passes
 
 
 @torch.no_grad()
@@ -66,26 +72,39 @@ def main():
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--test-dir", help="also the gray-fill FID per precision on this test folder")
+    p.add_argument("--compile", action="store_true", help="also time the rebuilt network under torch.compile")
     p.add_argument("--out")
     args = p.parse_args()
     faces = load_image_folder(args.images, limit=args.limit)
     x = to_inception_input(faces.float() / 255)
-    model = load_inception()
+    compiled = None
+    if args.compile:
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = True
+        compiled = torch.compile(load_fid_network())
     result = {"threads": torch.get_num_threads(), "n_images": len(x), "passes": {}}
     reference = None
-    for name, (fn, channels_last) in variants(model).items():
-        features(fn, x[:args.batch_size], channels_last, args.batch_size)  # warm-up
+    for name, (fn, channels_last) in variants(load_inception(), load_fid_network(), compiled).items():
+        start = time.perf_counter()
+        features(fn, x[:args.batch_size], channels_last, args.batch_size)  # warm-up (compiles)
+        warmup = time.perf_counter() - start
         start = time.perf_counter()
         feats = features(fn, x, channels_last, args.batch_size)
         seconds = time.perf_counter() - start
         if reference is None:
             reference = feats
         rel = ((feats - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()).item()
-        result["passes"][name] = {"img_per_s": round(len(x) / seconds, 2), "feature_rms_rel": float(f"{rel:.2e}")}
+        result["passes"][name] = {"img_per_s": round(len(x) / seconds, 2), "feature_rms_rel": float(f"{rel:.2e}"),
+                                  "first_batch_s": round(warmup, 1)}
         print(name, result["passes"][name], flush=True)
     if args.test_dir:
         masked, truth, _, _ = load_test_folder(args.test_dir)
         result["gray_fill_fid"] = {}
+        # The published TorchScript network, same inputs: the value the rebuilt one must match.
+        stats = [gaussian_stats(features(load_inception(), to_inception_input(images), True, args.batch_size)
+                                .double().numpy()) for images in (masked, truth)]
+        result["gray_fill_fid"]["fp32 TorchScript"] = round(frechet_distance(*stats[0], *stats[1]), 3)
+        print("gray fill FID fp32 TorchScript", result["gray_fill_fid"]["fp32 TorchScript"], flush=True)
         for precision in ("fp32", "mixed", "bf16"):
             result["gray_fill_fid"][precision] = round(fid(masked, truth, precision=precision), 3)
             print("gray fill FID", precision, result["gray_fill_fid"][precision], flush=True)

@@ -52,6 +52,17 @@ def test_evaluate_prints_fid_and_timings(test_dir, capsys):
     assert out["fid_composited"] < out["fid"]
 
 
+def test_evaluate_scores_in_the_chosen_fid_precision(test_dir, monkeypatch, capsys):
+    used = []
+    monkeypatch.setattr(evaluate, "fid", lambda images, reference, precision="fp32": used.append(precision) or 1.0)
+    code = evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "2",
+                          "--total-iter", "2", "--json", "--quiet", "--device", "cpu", "--fid-precision", "mixed"])
+    assert code == 0
+    assert used == ["mixed", "mixed"] and last_json(capsys)["fid_precision"] == "mixed"
+    with pytest.raises(SystemExit):  # not a precision the library has
+        evaluate.main(["--test-dir", test_dir, "--fid-precision", "fp8"])
+
+
 def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     out_dir = str(tmp_path / "report")
     common = ["fid", "--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--skip-sweet", "--out", out_dir,
@@ -82,6 +93,8 @@ def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_pa
     assert set(report["sweet_spot_table"]) == {"8,8", "10,10"}  # (10, 10) is the cosine row
     assert report["sweet_spot_table"]["10,10"]["fid"] == report["schedules"]["cosine"]["fid"]
     assert report["sweet_spot_table"]["8,8"]["course_fid"] == 33.82
+    # the finished report supersedes the partial one, which would otherwise linger beside it
+    assert not os.path.exists(os.path.join(out_dir, "fid_results.partial.json"))
 
 
 def test_fid_vs_iterations_curve_is_plotted_and_merged(test_dir, tmp_path, capsys):

@@ -68,6 +68,28 @@ def test_transformer_training_lowers_masked_loss(vq_run, tiny_data_root, tmp_pat
     assert model.inpaint(image, hole, sweet_spot=3, total_iter=3).image.shape == (1, 3, 64, 64)
 
 
+def test_transformer_continues_from_finished_weights(vq_run, tiny_data_root, tmp_path, capsys):
+    first = str(tmp_path / "first")
+    tiny = ["--batch-size", "8", "--dim", "32", "--layers", "2", "--heads", "4", "--device", "cpu"]
+    assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run, "--out", first,
+                       "--steps", "10", *tiny]) == 0
+    # Learning rate 0: the continued run's weights must be exactly the ones it started from,
+    # with the size taken from the checkpoint (the default --dim 384 is ignored).
+    second = str(tmp_path / "second")
+    assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run, "--out", second,
+                       "--init-from", first, "--steps", "3", "--lr", "0", "--device", "cpu"]) == 0
+    from maskgit.pipeline import load_transformer
+    a, b = load_transformer(first), load_transformer(second)
+    assert b.config.dim == 32
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    # Tokens from another tokenizer would mean other things: refused with a clear message.
+    code = train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run,
+                       "--vqgan-name", "vqgan_pregan", "--out", str(tmp_path / "third"),
+                       "--init-from", first, "--steps", "3", "--device", "cpu"])
+    assert code == 2
+    assert "same tokenizer" in capsys.readouterr().err
+
+
 def test_training_needs_a_budget(tiny_data_root, tmp_path):
     with pytest.raises(SystemExit):
         train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(tmp_path)])

@@ -1,4 +1,5 @@
 """Stage 2: masked visual token modelling on tokens cached from the frozen VQGAN."""
+import dataclasses
 import hashlib
 import os
 import time
@@ -8,8 +9,9 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..checkpoint import read_tensors, save_checkpoint, save_tensors
+from ..checkpoint import load_checkpoint, read_tensors, save_checkpoint, save_tensors
 from ..data import load_image_folder, to_model_range
+from ..errors import MaskGITError
 from ..pipeline import load_vqgan
 from ..transformer import BidirectionalTransformer, TransformerConfig
 from ..vqgan import count_parameters
@@ -78,6 +80,21 @@ def validate(model, val_tokens, mask_id, device, batch=256, seed=1234):
     return {"val_loss": total / count, "val_acc": correct / count}
 
 
+def initial_weights(folder, tokens_key, vocab, dropout):
+    """Weights and config of a finished transformer to continue from (a fine-tune: fresh
+    optimizer and learning-rate schedule). Its tokens must be this run's tokens."""
+    shipped, info = load_checkpoint(folder, "transformer", "transformer", BidirectionalTransformer,
+                                    TransformerConfig)
+    trained_on = info.get("tokenizer")
+    if trained_on is not None and trained_on != tokens_key:
+        raise MaskGITError(f"--init-from {folder}: its transformer was trained on tokenizer {trained_on}, "
+                           f"this run tokenizes with {tokens_key}; continue only with the same tokenizer")
+    if shipped.config.vocab_size != vocab:
+        raise MaskGITError(f"--init-from {folder}: vocabulary {shipped.config.vocab_size} != tokenizer's {vocab}")
+    cfg = dataclasses.replace(shipped.config, dropout=dropout)
+    return shipped.state_dict(), cfg
+
+
 def train_transformer(args):
     ddp = Distributed(args.device)
     device = ddp.device
@@ -92,7 +109,12 @@ def train_transformer(args):
     vocab = int(load_vqgan(args.vqgan, args.vqgan_name).codebook_size)
     cfg = TransformerConfig(vocab_size=vocab, dim=args.dim, n_layers=args.layers, n_heads=args.heads,
                             dropout=args.dropout)
+    start_weights = None
+    if getattr(args, "init_from", None):
+        start_weights, cfg = initial_weights(args.init_from, key, vocab, args.dropout)
     model = BidirectionalTransformer(cfg).to(device)
+    if start_weights is not None:
+        model.load_state_dict(start_weights)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "emb" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
