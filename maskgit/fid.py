@@ -112,7 +112,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     The last trace is computed without a general matrix square root: S1 S2 is similar to
     R S1 R with R = S2^(1/2) (symmetric positive semi-definite), so Tr((S1 S2)^(1/2)) is
     the sum of the square roots of that matrix's eigenvalues. Two symmetric eigen-solves
-    instead of scipy's sqrtm: about 5x faster on 2048-d features, equal to 1e-5 (tested)."""
+    instead of scipy's sqrtm: about 5x faster on 2048-d features; equal to sqrtm's value to
+    1e-6 relative in the tests and 8e-6 absolute on real 2048-d statistics."""
     diff = mu1 - mu2
     w, v = np.linalg.eigh(sigma2)
     root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
@@ -132,7 +133,8 @@ def image_set_key(images):
 
 
 def stats_tag(precision):
-    """Names the network arrangement in the cache key: reduced-precision features depend on it."""
+    """Names the network arrangement in the cache key: reduced-precision features depend on it.
+    Bump the version when inception.py changes, or stale cached statistics would be reused."""
     return f"rebuilt1-fp32head{FP32_HEAD}" if precision == "mixed" else "rebuilt1"
 
 

@@ -10,7 +10,7 @@ network); the maths is the same, the arrangement is faster:
   the convolution instead (both are linear, so the result is the same) over its fewer
   output channels.
 
-Features agree with the TorchScript network's to float rounding (tests/test_inception.py).
+Features agree with the TorchScript network's to float rounding (tests/test_fid.py).
 The block layout below mirrors the TorchScript module names: conv, tower, tower_1, ...
 """
 import torch

@@ -83,11 +83,13 @@ def test_transformer_continues_from_finished_weights(vq_run, tiny_data_root, tmp
     assert b.config.dim == 32
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     # Tokens from another tokenizer would mean other things: refused with a clear message.
+    third = tmp_path / "third"
     code = train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run,
-                       "--vqgan-name", "vqgan_pregan", "--out", str(tmp_path / "third"),
+                       "--vqgan-name", "vqgan_pregan", "--out", str(third),
                        "--init-from", first, "--steps", "3", "--device", "cpu"])
     assert code == 2
     assert "same tokenizer" in capsys.readouterr().err
+    assert not any(f.startswith("tokens-") for f in os.listdir(third))  # refused before tokenizing
 
 
 def test_training_needs_a_budget(tiny_data_root, tmp_path):

@@ -2,6 +2,7 @@
 import dataclasses
 import hashlib
 import os
+import sys
 import time
 
 import torch
@@ -40,10 +41,14 @@ def encode_folder(vqgan, folder, device, flips, limit=None, batch=256):
     return torch.cat(out)
 
 
+def tokenizer_key(args):
+    """Names the tokenizer by its weights' bytes: tokens from different weights differ."""
+    return file_digest(os.path.join(args.vqgan, f"{args.vqgan_name}.safetensors"))
+
+
 def cached_tokens(args, device):
     """Token ids of train (with horizontal flips) and val, computed once per tokenizer."""
-    weights = os.path.join(args.vqgan, f"{args.vqgan_name}.safetensors")
-    key = file_digest(weights)
+    key = tokenizer_key(args)
     path = os.path.join(args.out, f"tokens-{key}-{args.limit or 'all'}.safetensors")
     if os.path.exists(path):
         t = read_tensors(path)
@@ -86,7 +91,10 @@ def initial_weights(folder, tokens_key, vocab, dropout):
     shipped, info = load_checkpoint(folder, "transformer", "transformer", BidirectionalTransformer,
                                     TransformerConfig)
     trained_on = info.get("tokenizer")
-    if trained_on is not None and trained_on != tokens_key:
+    if trained_on is None:
+        print(f"warning: --init-from {folder} does not say which tokenizer it was trained on; "
+              "continuing unchecked", file=sys.stderr)
+    elif trained_on != tokens_key:
         raise MaskGITError(f"--init-from {folder}: its transformer was trained on tokenizer {trained_on}, "
                            f"this run tokenizes with {tokens_key}; continue only with the same tokenizer")
     if shipped.config.vocab_size != vocab:
@@ -100,18 +108,18 @@ def train_transformer(args):
     device = ddp.device
     torch.manual_seed(args.seed)  # same init on every rank
     os.makedirs(args.out, exist_ok=True)
+    vocab = int(load_vqgan(args.vqgan, args.vqgan_name).codebook_size)
+    cfg = TransformerConfig(vocab_size=vocab, dim=args.dim, n_layers=args.layers, n_heads=args.heads,
+                            dropout=args.dropout)
+    start_weights = None
+    if getattr(args, "init_from", None):  # checked before tokenizing: a refusal costs nothing
+        start_weights, cfg = initial_weights(args.init_from, tokenizer_key(args), vocab, args.dropout)
     if ddp.is_main:
         train_tokens, val_tokens, key = cached_tokens(args, device)
     if ddp.world > 1:
         torch.distributed.barrier()
         if not ddp.is_main:
             train_tokens, val_tokens, key = cached_tokens(args, device)
-    vocab = int(load_vqgan(args.vqgan, args.vqgan_name).codebook_size)
-    cfg = TransformerConfig(vocab_size=vocab, dim=args.dim, n_layers=args.layers, n_heads=args.heads,
-                            dropout=args.dropout)
-    start_weights = None
-    if getattr(args, "init_from", None):
-        start_weights, cfg = initial_weights(args.init_from, key, vocab, args.dropout)
     model = BidirectionalTransformer(cfg).to(device)
     if start_weights is not None:
         model.load_state_dict(start_weights)
@@ -129,7 +137,8 @@ def train_transformer(args):
         ema.shadow = {k: v.float().to(device) for k, v in parts["ema"].items()}
         step, elapsed = info["step"], info["elapsed"]
         if ddp.is_main:
-            print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
+            print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)"
+                  + (" (its own weights, not --init-from's)" if start_weights is not None else ""))
     net = DistributedDataParallel(model) if ddp.world > 1 else model
     train_tokens = train_tokens.to(device)
     steps_per_epoch = max(1, len(train_tokens) // (args.batch_size * ddp.world))
