@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit.data import load_image_folder  # noqa: E402
-from maskgit.fid import (_forward_mixed, fid, frechet_distance, gaussian_stats, load_fid_network,  # noqa: E402
-                         load_inception, to_inception_input)
+from maskgit.fid import (FID_PRECISIONS, _forward_mixed, fid, frechet_distance, gaussian_stats,  # noqa: E402
+                         load_fid_network, load_inception, to_inception_input)
 from maskgit.testset import load_test_folder  # noqa: E402
 
 
@@ -105,7 +105,7 @@ def main():
                                 .double().numpy()) for images in (masked, truth)]
         result["gray_fill_fid"]["fp32 TorchScript"] = round(frechet_distance(*stats[0], *stats[1]), 3)
         print("gray fill FID fp32 TorchScript", result["gray_fill_fid"]["fp32 TorchScript"], flush=True)
-        for precision in ("fp32", "mixed", "bf16"):
+        for precision in FID_PRECISIONS:
             result["gray_fill_fid"][precision] = round(fid(masked, truth, precision=precision), 3)
             print("gray fill FID", precision, result["gray_fill_fid"][precision], flush=True)
     if args.out:

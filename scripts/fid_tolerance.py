@@ -9,7 +9,6 @@ and composited inpaintings. Each against the truth, in fp32 and in each other pr
 with the seconds each pass took. Writes fid_tolerance.json.
 """
 import argparse
-import glob
 import json
 import os
 import sys
