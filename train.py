@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from maskgit.errors import MaskGITError
+from maskgit.runtime import reuse_freed_memory
 
 
 def common_flags(p):
@@ -85,4 +86,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    reuse_freed_memory()
     sys.exit(main())

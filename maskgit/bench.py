@@ -22,6 +22,7 @@ from .evaluate import run_reconstruction, to_uint8
 from .fid import FID_PRECISIONS, fid
 from .masks import paste_back
 from .pipeline import FILLS, load
+from .runtime import reuse_freed_memory
 from .schedules import SCHEDULES
 from .testset import load_test_folder
 
@@ -314,6 +315,8 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
+    if args.what == "fid":  # a batch job; the speed report measures the library as the studio runs it
+        reuse_freed_memory()
     try:
         start = time.time()
         results = run_fid(args) if args.what == "fid" else run_speed(args)

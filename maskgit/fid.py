@@ -59,11 +59,9 @@ def to_inception_input(images):
 
 # precision="mixed" keeps the stem (the five convolutions and two max pools before the
 # first Inception block) and the last pooling in fp32 and runs the eleven Inception blocks
-# in bf16. Measured (docs/benchmarks.md): the stem is where bf16 costs most accuracy and
-# saves least time (its three big convolutions alone in bf16 move the gray-fill FID by
-# -0.18), so the blocks get the speed: about 1.4x the fp32 pass, FID within 0.1 of fp32 on
-# the five image sets measured (but -0.098 on decoded faces: reports stay fp32).
-# Whole-network bf16 is about 1.75x and off by 0.1-0.27.
+# in bf16 (1.4x the fp32 pass); "bf16" runs all of it (1.8x). Both are for quick relative
+# comparisons: measured on seven image sets (docs/benchmarks.md), they move FID by up to
+# 0.16-0.18 from fp32, more than the 0.1 tolerance for reported numbers, which use fp32.
 FP32_HEAD = 7
 FID_PRECISIONS = ("fp32", "mixed", "bf16")
 
@@ -82,8 +80,7 @@ def inception_features(images, batch_size=50, progress=None, precision="fp32"):
     """(N, 2048) float64 features of N images (uint8 NHWC arrays or float NCHW tensors).
 
     precision: "fp32" is the reference (all reported numbers); "mixed" runs the Inception
-    blocks in bf16 (FID within 0.1 of fp32, measured); "bf16" runs all of it (FID off by
-    ~0.2: quick relative comparisons only)."""
+    blocks in bf16, "bf16" all of it: faster, FID off by up to ~0.2 (relative comparisons)."""
     if precision not in FID_PRECISIONS:
         raise MaskGITError(f"unknown FID precision {precision!r}")
     model = load_fid_network()
@@ -135,7 +132,7 @@ def image_set_key(images):
 def stats_tag(precision):
     """Names the network arrangement in the cache key: reduced-precision features depend on it.
     Bump the version when inception.py changes, or stale cached statistics would be reused."""
-    return f"rebuilt1-fp32head{FP32_HEAD}" if precision == "mixed" else "rebuilt1"
+    return f"rebuilt2-fp32head{FP32_HEAD}" if precision == "mixed" else "rebuilt2"
 
 
 def reference_stats(images_uint8, cache=True, precision="fp32"):

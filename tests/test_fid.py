@@ -102,3 +102,25 @@ def test_reference_stats_are_cached(two_sets, tmp_path, monkeypatch):
     assert len(files) == 1
     mu2, sigma2 = fidlib.reference_stats(a[:8])
     assert np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
+
+
+def test_bf16_convolution_keeps_a_large_folded_bias():
+    # A folded batch norm can leave a bias that the convolution's sum nearly cancels; in
+    # bf16 the rounding of that bias alone is then a large error of the small output.
+    from maskgit.inception import FoldedConv
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(4, 64, 8, 8, generator=g) + 1).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(16, 64, 3, 3, generator=g) * 0.01 + 0.02  # sums around 30
+    x_r, w_r = x.bfloat16().float(), weight.bfloat16().float()
+    bias = -torch.nn.functional.conv2d(x_r, w_r).mean(dim=(0, 2, 3)) + 0.3  # outputs around 0.3
+    exact = torch.nn.functional.conv2d(x_r, w_r, bias)  # fp32 maths on the bf16-rounded operands
+    layer = FoldedConv(weight, bias)
+    assert torch.equal(layer.conv(x), torch.nn.functional.conv2d(x, weight, bias))  # fp32: untouched
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        kept = layer.conv(x).float()
+        naive = torch.nn.functional.conv2d(x, weight, bias).float()
+
+    def rms(t):
+        return t.pow(2).mean().sqrt().item()
+    assert rms(kept - exact) < rms(naive - exact) / 3
+    assert rms(kept - exact) < 2 * 2**-8 * rms(exact)  # about the output's own bf16 rounding
