@@ -11,6 +11,7 @@ from .errors import MaskGITError
 from .schedules import get_schedule, tokens_still_masked
 
 UNDECIDED = ("mode", "sample")  # how a step pictures tokens still masked after it
+FINAL_STEP = ("sample", "mode")  # how the schedule's last step picks the tokens it decides
 
 
 @dataclass
@@ -52,7 +53,7 @@ def select_still_masked(confidence, n_masked):
 
 def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine", total_iter=10,
                      sweet_spot=None, choice_temperature=4.5, sample=True, sampling_temperature=1.0,
-                     undecided="mode", generator=None):
+                     undecided="mode", final_step="sample", generator=None):
     """Fill `hole` (B, N) bool of `tokens` (B, N) step by step; yields a DecodeStep per step.
 
     Runs `sweet_spot` steps of a `total_iter`-step schedule; the last yielded step's
@@ -62,10 +63,13 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     Tokens are drawn from softmax(logits / sampling_temperature) (argmax if not `sample`).
     A step's picture shows the tokens still masked after it as the model's most likely
     token (`undecided="mode"`) or as the draw (`"sample"`); only a sweet spot before the
-    schedule's end leaves any.
+    schedule's end leaves any. `final_step="mode"` takes the most likely token for every
+    token the schedule's last step decides (when the sweet spot reaches it) instead of a draw.
     """
     if undecided not in UNDECIDED:
         raise MaskGITError(f"undecided must be one of {UNDECIDED}, got {undecided!r}")
+    if final_step not in FINAL_STEP:
+        raise MaskGITError(f"final_step must be one of {FINAL_STEP}, got {final_step!r}")
     sweet_spot = total_iter if sweet_spot is None else sweet_spot
     hole = hole.bool()
     # One schedule for the batch, or one per row (to compare schedules in a single batch).
@@ -86,7 +90,7 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
         logits = logits_fn(z).float()
         probs = (logits / max(sampling_temperature, 1e-6)).softmax(dim=-1)
         b, n, v = probs.shape
-        if sample:
+        if sample and not (final_step == "mode" and t == total_iter - 1):
             sampled = torch.multinomial(probs.view(-1, v), 1, generator=generator).view(b, n)
         else:
             sampled = probs.argmax(dim=-1)

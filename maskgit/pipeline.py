@@ -113,12 +113,13 @@ class MaskGIT:
     @torch.no_grad()
     def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
                       choice_temperature=4.5, seed=0, sample=True, sampling_temperature=1.0,
-                      undecided="mode", decode="every", feather=1, fill="smooth"):
+                      undecided="mode", final_step="sample", decode="every", feather=1, fill="smooth"):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.
         undecided: tokens still masked at a step are pictured as the most likely token
-        ("mode") or as a draw ("sample"); see decoding.iterative_decode.
+        ("mode") or as a draw ("sample"); final_step="mode" takes the most likely token at the
+        schedule's last step; see decoding.iterative_decode.
         decode: "every" decodes images at each step (for streaming), "final" only at the
         sweet spot (for evaluation), "none" never.
         fill: what the encoder sees in the hole. "smooth" continues the surrounding colours
@@ -142,7 +143,7 @@ class MaskGIT:
                                   schedule=schedule, total_iter=total_iter, sweet_spot=sweet_spot,
                                   choice_temperature=choice_temperature, sample=sample,
                                   sampling_temperature=sampling_temperature, undecided=undecided,
-                                  generator=generator):
+                                  final_step=final_step, generator=generator):
             record = InpaintStep(step=s.step, total_iter=total_iter, sweet_spot=sweet_spot,
                                  known=s.known.view(shape), still_masked=s.still_masked.view(shape),
                                  newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape))

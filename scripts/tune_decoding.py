@@ -17,10 +17,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit import load  # noqa: E402
 from maskgit.data import load_image_folder  # noqa: E402
-from maskgit.decoding import UNDECIDED  # noqa: E402
+from maskgit.decoding import FINAL_STEP, UNDECIDED  # noqa: E402
 from maskgit.evaluate import to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
 from maskgit.masks import random_walk_hole  # noqa: E402
+from maskgit.runtime import reuse_freed_memory  # noqa: E402
 
 
 def main():
@@ -33,6 +34,8 @@ def main():
     p.add_argument("--settings", nargs="+", default=["4.5:1.0"])
     p.add_argument("--sweet-spot", type=int, help="default: --total-iter")
     p.add_argument("--undecided", default=UNDECIDED[0], choices=UNDECIDED)
+    p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
+                   help="mode: the schedule's last step takes the most likely tokens")
     p.add_argument("--precision", default="bf16")
     args = p.parse_args()
     val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
@@ -50,12 +53,12 @@ def main():
         for i in range(0, len(val), 64):
             final = model.inpaint(images[i:i + 64], holes[i:i + 64], schedule=args.schedule,
                                   total_iter=args.total_iter, sweet_spot=args.sweet_spot or args.total_iter,
-                                  seed=i, undecided=args.undecided,
+                                  seed=i, undecided=args.undecided, final_step=args.final_step,
                                   choice_temperature=choice_t, sample=sample_t > 0,
                                   sampling_temperature=sample_t if sample_t > 0 else 1.0, fill=fill)
             dec.append(to_uint8(final.image)); comp.append(to_uint8(final.composite))
         row = {"total_iter": args.total_iter, "sweet_spot": args.sweet_spot or args.total_iter,
-               "undecided": args.undecided, "choice_temperature": choice_t, "sampling_temperature": sample_t, "fill": fill, "n": len(val),
+               "undecided": args.undecided, "final_step": args.final_step, "choice_temperature": choice_t, "sampling_temperature": sample_t, "fill": fill, "n": len(val),
                "hole_fraction": float(holes.mean()),
                "fid": fid(np.concatenate(dec), truth, precision=args.precision),
                "fid_composited": fid(np.concatenate(comp), truth, precision=args.precision),
@@ -64,4 +67,5 @@ def main():
 
 
 if __name__ == "__main__":
+    reuse_freed_memory()
     main()

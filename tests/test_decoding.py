@@ -126,3 +126,19 @@ def test_empty_hole_is_rejected(model):
     tokens, _ = batch()
     with pytest.raises(MaskGITError, match="empty"):
         run(model, tokens, torch.zeros(3, N, dtype=torch.bool))
+
+
+def test_final_step_mode_takes_the_most_likely_tokens_at_the_last_step_only(model):
+    tokens, hole = batch()
+    drawn = run(model, tokens, hole, total_iter=5)
+    greedy = run(model, tokens, hole, total_iter=5, final_step="mode")
+    for a, b in zip(drawn[:-1], greedy[:-1]):  # same seed: the steps before the last are the same
+        assert torch.equal(a.tokens, b.tokens) and torch.equal(a.still_masked, b.still_masked)
+    before_last = torch.where(greedy[-2].still_masked, torch.full_like(tokens, VOCAB), greedy[-2].tokens)
+    with torch.no_grad():
+        most_likely = model(before_last).argmax(-1)
+    last = greedy[-1].newly_decided
+    assert last.any() and torch.equal(greedy[-1].tokens[last], most_likely[last])
+    assert not torch.equal(drawn[-1].tokens[last], most_likely[last])  # draws differ somewhere
+    with pytest.raises(MaskGITError, match="final_step"):
+        run(model, tokens, hole, total_iter=5, final_step="greedy")
