@@ -12,7 +12,6 @@ import argparse
 import sys
 
 from maskgit.errors import MaskGITError
-from maskgit.runtime import reuse_freed_memory
 
 
 def common_flags(p):
@@ -86,5 +85,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    reuse_freed_memory()
     sys.exit(main())

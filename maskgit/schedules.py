@@ -43,7 +43,7 @@ def log(r):
 
 
 def exp(r):
-    # (e^(1-r) - 1) / (e - 1): convex, keeps most tokens masked until late.
+    # (e^(1-r) - 1) / (e - 1): convex, below linear: decides most tokens in the first steps.
     return (_ops(r).exp(1 - r) - 1) / (math.e - 1)
 
 

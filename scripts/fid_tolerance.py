@@ -73,6 +73,8 @@ def main():
     p.add_argument("--merge", action="store_true", help="add to the sets already in OUT/fid_tolerance.json")
     p.add_argument("--out")
     args = p.parse_args()
+    if not (args.test_dir or args.val_dir):
+        p.error("give --test-dir and/or --val-dir")
     path = os.path.join(args.out, "fid_tolerance.json") if args.out else None
     result = {"n_images": None, "sets": {}}
     if args.merge and path and os.path.exists(path):
@@ -91,6 +93,7 @@ def main():
         score(sets, truth, result)
     if args.val_dir:
         sets, truth = val_sets(args.val_dir)
+        result["n_images"] = result["n_images"] or len(truth)
         score(sets, truth, result)
     if path:
         with open(path, "w") as f:

@@ -140,5 +140,8 @@ def test_final_step_mode_takes_the_most_likely_tokens_at_the_last_step_only(mode
     last = greedy[-1].newly_decided
     assert last.any() and torch.equal(greedy[-1].tokens[last], most_likely[last])
     assert not torch.equal(drawn[-1].tokens[last], most_likely[last])  # draws differ somewhere
+    # a sweet spot before the schedule's end never reaches its last step: nothing changes
+    early = [run(model, tokens, hole, total_iter=5, sweet_spot=3, final_step=f)[-1] for f in ("sample", "mode")]
+    assert torch.equal(early[0].tokens, early[1].tokens)
     with pytest.raises(MaskGITError, match="final_step"):
         run(model, tokens, hole, total_iter=5, final_step="greedy")

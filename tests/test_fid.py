@@ -124,3 +124,13 @@ def test_bf16_convolution_keeps_a_large_folded_bias():
         return t.pow(2).mean().sqrt().item()
     assert rms(kept - exact) < rms(naive - exact) / 3
     assert rms(kept - exact) < 2 * 2**-8 * rms(exact)  # about the output's own bf16 rounding
+
+
+def test_blocks_stay_in_bf16_under_autocast():
+    # No fp32 term (such as a separately added pooled-branch bias) may promote a block's
+    # output back to fp32 under autocast: the next block would then read twice the bytes.
+    layers = fidlib.load_fid_network().layers
+    x = torch.rand(1, 288, 35, 35).bfloat16().contiguous(memory_format=torch.channels_last)  # a block's output
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for block in (layers[9], layers[10]):  # an average-pooled block, a max-pooled reduction
+            assert block(x).dtype == torch.bfloat16
