@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from .decoding import UNDECIDED
+from .decoding import FINAL_STEP, UNDECIDED
 from .errors import MaskGITError
 from .evaluate import run_reconstruction, to_uint8
 from .fid import FID_PRECISIONS, fid
@@ -41,7 +41,7 @@ def inpaint_at_steps(model, masked, holes, schedule, total_iter, sweet_spots, ar
         for record in model.inpaint_steps(images, hole, schedule=schedule, total_iter=total_iter,
                                           sweet_spot=wanted[-1], seed=args.seed + i, decode="none",
                                           choice_temperature=args.choice_temperature, fill=args.fill,
-                                          undecided=args.undecided):
+                                          undecided=args.undecided, final_step=args.final_step):
             if record.step in out:
                 decoded = model.decode(record.tokens.flatten(1))
                 out[record.step][0].append(to_uint8(decoded))
@@ -67,9 +67,10 @@ def merged_results(args, fresh):
         raise MaskGITError(f"--merge needs an earlier {candidates[0]} (give --out)")
     with open(path) as fh:
         old = json.load(fh)
-    for key in ("n_images", "fid_precision", "seed", "choice_temperature", "fill"):
-        if old.get(key) != fresh[key]:
-            raise MaskGITError(f"--merge: {path} was made with {key}={old.get(key)!r}, this run has {fresh[key]!r}")
+    for key in ("n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step"):
+        was = old.get(key, FINAL_STEP[0] if key == "final_step" else None)  # reports older than the option drew
+        if was != fresh[key]:
+            raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
     return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
 
 
@@ -78,7 +79,8 @@ def run_fid(args):
     model = load(args.checkpoints, device=args.device)
     score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
     results = {"n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
-               "choice_temperature": args.choice_temperature, "fill": args.fill, "reference": {}, "schedules": {},
+               "choice_temperature": args.choice_temperature, "fill": args.fill, "final_step": args.final_step,
+               "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}
     if args.merge:
         results = merged_results(args, results)
@@ -300,6 +302,8 @@ def parse(argv):
     f.add_argument("--undecided", default=UNDECIDED[0], choices=UNDECIDED,
                    help="a sweet spot before the end shows still-masked tokens as the most likely token "
                         "(mode) or as a draw (sample, this project's behaviour before session 8)")
+    f.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
+                   help="how the schedule's last step picks its tokens: sample (a draw) or mode (most likely)")
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS)
     f.add_argument("--merge", action="store_true",

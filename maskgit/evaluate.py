@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .decoding import FINAL_STEP
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .images import save_rgb
@@ -36,7 +37,7 @@ def run_inpainting(model, masked, holes, args):
         final = model.inpaint(masked[i:i + args.batch_size], holes[i:i + args.batch_size],
                               schedule=args.schedule, sweet_spot=args.sweet_spot,
                               total_iter=args.total_iter, choice_temperature=args.choice_temperature,
-                              seed=args.seed + i, fill=args.fill)
+                              seed=args.seed + i, fill=args.fill, final_step=args.final_step)
         decoded.append(to_uint8(final.image)); composited.append(to_uint8(final.composite))
     return np.concatenate(decoded), np.concatenate(composited)
 
@@ -60,6 +61,8 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
+    p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
+                   help="how the schedule's last step picks its tokens: sample (a draw) or mode (most likely)")
     p.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS,
                    help="Inception precision: fp32 (reference, reported numbers); mixed (about 1.4x faster) "
                         "and bf16 (1.8x) move FID by up to ~0.2: quick relative comparisons")
@@ -92,7 +95,7 @@ def main(argv=None):
             inpaint_seconds = time.time() - start
             result.update(mode="inpaint", schedule=args.schedule, sweet_spot=args.sweet_spot,
                           total_iter=args.total_iter, choice_temperature=args.choice_temperature,
-                          seed=args.seed, fill=args.fill)
+                          seed=args.seed, fill=args.fill, final_step=args.final_step)
             outputs = {"fid": decoded, "fid_composited": composited}
         fid_start = time.time()
         for key, images in outputs.items():

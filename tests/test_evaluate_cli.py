@@ -52,6 +52,17 @@ def test_evaluate_prints_fid_and_timings(test_dir, capsys):
     assert out["fid_composited"] < out["fid"]
 
 
+def test_evaluate_final_step_is_applied_and_recorded(test_dir, capsys):
+    args = ["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "3", "--total-iter", "3",
+            "--json", "--quiet", "--device", "cpu"]
+    assert evaluate.main(args) == 0
+    drawn = last_json(capsys)
+    assert evaluate.main(args + ["--final-step", "mode"]) == 0
+    greedy = last_json(capsys)
+    assert drawn["final_step"] == "sample" and greedy["final_step"] == "mode"
+    assert greedy["fid"] != drawn["fid"]  # the last step's tokens changed the images
+
+
 def test_evaluate_scores_in_the_chosen_fid_precision(test_dir, monkeypatch, capsys):
     used = []
     monkeypatch.setattr(evaluate, "fid", lambda images, reference, precision="fp32": used.append(precision) or 1.0)
@@ -79,7 +90,13 @@ def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     # a merge with other settings would mix incomparable numbers: refused, report untouched
     assert bench.main(common + ["--schedules", "square", "--merge", "--seed", "1"]) == 2
     assert "seed" in capsys.readouterr().err
+    assert bench.main(common + ["--schedules", "square", "--merge", "--final-step", "mode"]) == 2
+    assert "final_step" in capsys.readouterr().err
     assert json.load(open(os.path.join(out_dir, "fid_results.json"))) == merged
+    # a report from before --final-step existed was made with draws: it merges with the default
+    del merged["final_step"]
+    json.dump(merged, open(os.path.join(out_dir, "fid_results.json"), "w"))
+    assert bench.main(common + ["--schedules", "square", "--merge"]) == 0
 
 
 def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_path, capsys):
