@@ -64,6 +64,13 @@ def random_walk_hole(rng, size=64, steps=120, radius2=(9, 30)):
     return hole
 
 
+def validation_holes(n, seed=0):
+    """The brush-stroke holes the validation experiments use: n of them, 60-200 steps long
+    (about 22 % of a face), the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    return np.stack([random_walk_hole(rng, steps=int(rng.integers(60, 200))) for _ in range(n)])
+
+
 def smooth_fill(images, hole, smoothing=20):
     """Fill the hole of `images` (B, C, H, W) smoothly from its surroundings; known pixels
     are returned unchanged. hole: (B, H, W) bool.

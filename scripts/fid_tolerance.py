@@ -26,7 +26,7 @@ from maskgit.bench import telea  # noqa: E402
 from maskgit.data import load_image_folder  # noqa: E402
 from maskgit.evaluate import run_reconstruction  # noqa: E402
 from maskgit.fid import FID_PRECISIONS, fid, reference_stats  # noqa: E402
-from maskgit.masks import random_walk_hole  # noqa: E402
+from maskgit.masks import validation_holes  # noqa: E402
 from maskgit.pipeline import load  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
 from maskgit.testset import load_test_folder  # noqa: E402
@@ -44,8 +44,7 @@ def val_sets(folder):
     gray, and a blur (area-downsampled to 32x32, bilinear back up). Returns (sets, truth)."""
     faces = load_image_folder(folder)
     truth = faces.permute(0, 2, 3, 1).contiguous().numpy()
-    rng = np.random.default_rng(0)
-    holes = np.stack([random_walk_hole(rng, steps=int(rng.integers(60, 200))) for _ in range(len(faces))])
+    holes = validation_holes(len(faces))
     small = F.interpolate(faces.float(), size=(32, 32), mode="area")
     blurred = F.interpolate(small, size=(64, 64), mode="bilinear", align_corners=False)
     return {"val, brush holes filled gray": np.where(holes[..., None], np.uint8(128), truth),

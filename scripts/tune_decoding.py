@@ -20,7 +20,7 @@ from maskgit.data import load_image_folder  # noqa: E402
 from maskgit.decoding import FINAL_STEP, UNDECIDED  # noqa: E402
 from maskgit.evaluate import to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
-from maskgit.masks import random_walk_hole  # noqa: E402
+from maskgit.masks import validation_holes  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
 
 
@@ -40,8 +40,7 @@ def main():
     args = p.parse_args()
     val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
     truth = val.permute(0, 2, 3, 1).contiguous().numpy()
-    rng = np.random.default_rng(0)
-    holes = np.stack([random_walk_hole(rng, steps=int(rng.integers(60, 200))) for _ in range(len(val))])
+    holes = validation_holes(len(val))
     images = np.where(holes[..., None], np.uint8(128), truth)
     model = load(args.checkpoints, device="cpu")
     for setting in args.settings:
