@@ -68,7 +68,7 @@ def merged_results(args, fresh):
     with open(path) as fh:
         old = json.load(fh)
     for key in ("n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step"):
-        was = old.get(key, FINAL_STEP[0] if key == "final_step" else None)  # reports older than the option drew
+        was = old.get(key, "sample" if key == "final_step" else None)  # reports older than the option drew
         if was != fresh[key]:
             raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
     return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
@@ -303,7 +303,7 @@ def parse(argv):
                    help="a sweet spot before the end shows still-masked tokens as the most likely token "
                         "(mode) or as a draw (sample, this project's behaviour before session 8)")
     f.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
-                   help="how the schedule's last step picks its tokens: sample (a draw) or mode (most likely)")
+                   help="how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)")
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS)
     f.add_argument("--merge", action="store_true",

@@ -11,7 +11,7 @@ from .errors import MaskGITError
 from .schedules import get_schedule, tokens_still_masked
 
 UNDECIDED = ("mode", "sample")  # how a step pictures tokens still masked after it
-FINAL_STEP = ("sample", "mode")  # how the schedule's last step picks the tokens it decides
+FINAL_STEP = ("mode", "sample")  # how the schedule's last step picks the tokens it decides (default first)
 
 
 @dataclass
@@ -53,7 +53,7 @@ def select_still_masked(confidence, n_masked):
 
 def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine", total_iter=10,
                      sweet_spot=None, choice_temperature=4.5, sample=True, sampling_temperature=1.0,
-                     undecided="mode", final_step="sample", generator=None):
+                     undecided="mode", final_step="mode", generator=None):
     """Fill `hole` (B, N) bool of `tokens` (B, N) step by step; yields a DecodeStep per step.
 
     Runs `sweet_spot` steps of a `total_iter`-step schedule; the last yielded step's
@@ -63,8 +63,10 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     Tokens are drawn from softmax(logits / sampling_temperature) (argmax if not `sample`).
     A step's picture shows the tokens still masked after it as the model's most likely
     token (`undecided="mode"`) or as the draw (`"sample"`); only a sweet spot before the
-    schedule's end leaves any. `final_step="mode"` takes the most likely token for every
-    token the schedule's last step decides (when the sweet spot reaches it) instead of a draw.
+    schedule's end leaves any. `final_step="mode"` (the default) takes the most likely token
+    for every token the schedule's last step decides (when the sweet spot reaches it);
+    `"sample"` draws them like the earlier steps (lower FID on val faces with "mode":
+    docs/training.md, session 10).
     """
     if undecided not in UNDECIDED:
         raise MaskGITError(f"undecided must be one of {UNDECIDED}, got {undecided!r}")

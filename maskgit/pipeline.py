@@ -113,7 +113,7 @@ class MaskGIT:
     @torch.no_grad()
     def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
                       choice_temperature=4.5, seed=0, sample=True, sampling_temperature=1.0,
-                      undecided="mode", final_step="sample", decode="every", feather=1, fill="smooth"):
+                      undecided="mode", final_step="mode", decode="every", feather=1, fill="smooth"):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.

@@ -24,7 +24,7 @@ def test_one_run_serves_several_sweet_spots_exactly():
     holes = np.zeros((3, 64, 64), bool)
     holes[:, 10:40, 20:50] = True
     settings = argparse.Namespace(seed=5, batch_size=2, choice_temperature=4.5, fill="smooth", undecided="mode",
-                                  final_step="sample")
+                                  final_step="mode")
     shared = inpaint_at_steps(model, images, holes, "cosine", 6, [2, 4], settings)
     for s in (2, 4):
         separate = [to_uint8(model.inpaint(images[i:i + 2], holes[i:i + 2], schedule="cosine", total_iter=6,

@@ -55,9 +55,9 @@ def test_evaluate_prints_fid_and_timings(test_dir, capsys):
 def test_evaluate_final_step_is_applied_and_recorded(test_dir, capsys):
     args = ["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "3", "--total-iter", "3",
             "--json", "--quiet", "--device", "cpu"]
-    assert evaluate.main(args) == 0
+    assert evaluate.main(args + ["--final-step", "sample"]) == 0
     drawn = last_json(capsys)
-    assert evaluate.main(args + ["--final-step", "mode"]) == 0
+    assert evaluate.main(args) == 0  # the default takes the most likely tokens
     greedy = last_json(capsys)
     assert drawn["final_step"] == "sample" and greedy["final_step"] == "mode"
     assert greedy["fid"] != drawn["fid"]  # the last step's tokens changed the images
@@ -90,13 +90,14 @@ def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     # a merge with other settings would mix incomparable numbers: refused, report untouched
     assert bench.main(common + ["--schedules", "square", "--merge", "--seed", "1"]) == 2
     assert "seed" in capsys.readouterr().err
-    assert bench.main(common + ["--schedules", "square", "--merge", "--final-step", "mode"]) == 2
+    assert bench.main(common + ["--schedules", "square", "--merge", "--final-step", "sample"]) == 2
     assert "final_step" in capsys.readouterr().err
     assert json.load(open(os.path.join(out_dir, "fid_results.json"))) == merged
-    # a report from before --final-step existed was made with draws: it merges with the default
+    # a report from before --final-step existed was made with draws: it merges only with draws
     del merged["final_step"]
     json.dump(merged, open(os.path.join(out_dir, "fid_results.json"), "w"))
-    assert bench.main(common + ["--schedules", "square", "--merge"]) == 0
+    assert bench.main(common + ["--schedules", "square", "--merge"]) == 2
+    assert bench.main(common + ["--schedules", "square", "--merge", "--final-step", "sample"]) == 0
 
 
 def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_path, capsys):
