@@ -70,7 +70,7 @@ def parse(argv):
     p.add_argument("--limit", type=int, help="only the first N test images (quick checks)")
     p.add_argument("--recon", action="store_true", help="score VQGAN reconstructions of gt instead")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--save-dir", help="also write the output images here")
+    p.add_argument("--save-dir", help="also write the output images here (and evaluate.json: the settings and scores)")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -107,6 +107,8 @@ def main(argv=None):
             for key, images in outputs.items():
                 for name, img in zip(names, images):
                     save_rgb(img, os.path.join(args.save_dir, f"{key}-{name}"))
+            with open(os.path.join(args.save_dir, "evaluate.json"), "w") as f:  # how these images were made
+                json.dump(result, f, indent=2)
     except MaskGITError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ INCEPTION_NOTES = [
 ]
 
 
-def tolerance_section(tol):
+def tolerance_section(tol, outputs_drawn=False):
     """fid_tolerance.json: the same image sets scored in each precision."""
     precisions = [k for k in next(iter(tol["sets"].values())) if not k.endswith("_seconds")]
     lines = ["", f"Each faster precision against fp32 on the same images ({tol['n_images']} a set; the test "
@@ -101,10 +101,13 @@ def tolerance_section(tol):
         lines += ["", "FID part of an evaluation (the two cosine rows): "
                   + ", ".join(f"{p} {sum(r[p + '_seconds'] for r in outputs):.1f} s" for p in precisions)
                   + " (target: under 90 s)."]
+        if outputs_drawn:
+            lines += ["", "The two cosine (10,10) sets are the previous release's outputs (last step drawn, "
+                      "session 10); they measure Inception's precision, which does not depend on the decoding."]
     return lines
 
 
-def inception_section(inception, tolerance=None):
+def inception_section(inception, tolerance=None, outputs_drawn=False):
     passes = inception["passes"]
     used_name = next(name for name in passes if name.endswith("(used)"))
     used = passes[used_name]["img_per_s"]
@@ -123,7 +126,7 @@ def inception_section(inception, tolerance=None):
         lines += ["", "FID of the gray-filled test inputs against the truth: "
                   + ", ".join(f"{k} {v}" for k, v in g.items()) + " (tolerance: 0.1 from fp32)."]
     if tolerance:
-        lines += tolerance_section(tolerance)
+        lines += tolerance_section(tolerance, outputs_drawn)
     lines += ["", *INCEPTION_NOTES, "",
               "```bash", "python scripts/bench_inception.py --images ../shared/data/cat_face/val \\",
               "    --test-dir ../shared/data/cat_face_test --compile --out docs/bench",
@@ -155,8 +158,22 @@ def main():
                   f"{fid['choice_temperature']}, hole fill seen by the encoder `{fid.get('fill', 'gray')}`, "
                   f"Inception in `{fid['fid_precision']}` precision "
                   "(see below). `fid`: decoded images vs truth (the course's protocol); "
-                  "`fid_composited`: known pixels pasted back.", "",
-                  "| schedule | fid (ours) | fid_composited (ours) | course fid |", "|---|---|---|---|"]
+                  "`fid_composited`: known pixels pasted back.", ""]
+        final_step = fid.get("final_step", "sample")  # reports older than the option drew
+        # the last release's report, kept when the decoding changed, for a before/after column
+        drawn, _ = load(args.bench, "fid_results_draws.json")
+        drawn = drawn if final_step == "mode" and drawn and drawn.get("final_step", "sample") == "sample" else None
+        if drawn:
+            lines += ["The schedule's last step takes the model's most likely token for each token it decides "
+                      "(`final_step=\"mode\"`, the default since session 11, chosen on validation faces: "
+                      "docs/training.md). The last column is the previous release's decoding, which drew them "
+                      "like the earlier steps (`--final-step sample`; same faces, seed and settings, "
+                      "`fid_results_draws.json`).", ""]
+        extra_head = " | last step drawn: fid / fid_composited |" if drawn else " |"
+        lines += ["| schedule | fid (ours) | fid_composited (ours) | course fid" + extra_head,
+                  "|---|---|---|---|" + ("---|" if drawn else "")]
+        def before(row):
+            return f" {fmt(row.get('fid'))} / {fmt(row.get('fid_composited'))} |" if drawn else ""
         rows = dict(fid["schedules"])
         evaluated, _ = load(args.bench, "evaluate_cosine_10_10.json")
         if "cosine" not in rows and evaluated:  # same code path, printed by `maskgit.evaluate`
@@ -164,7 +181,8 @@ def main():
                                "course_fid": 32.93, "note": "from `python -m maskgit.evaluate`"}, **rows}
         for name, row in rows.items():
             note = f" ({row['note']})" if row.get("note") else ""
-            lines.append(f"| {name}{note} | {fmt(row['fid'])} | {fmt(row['fid_composited'])} | {fmt(row.get('course_fid'))} |")
+            lines.append(f"| {name}{note} | {fmt(row['fid'])} | {fmt(row['fid_composited'])} | {fmt(row.get('course_fid'))} |"
+                         + before(drawn["schedules"].get(name, {}) if drawn else {}))
         not_run = [name for name in SCHEDULES if name not in rows]
         if not_run:
             lines += ["", f"Not run yet: {', '.join(not_run)} (add them with `--schedules {' '.join(not_run)} "
@@ -176,12 +194,17 @@ def main():
             lines.append(f"| {names.get(k, k)} | {fmt(v)} |")
         if fid.get("sweet_spot_table"):
             lines += ["", "## FID per (sweet spot, total iterations), cosine", "",
-                      "| (sweet spot, total) | fid (ours) | fid_composited (ours) | course fid |", "|---|---|---|---|"]
+                      "| (sweet spot, total) | fid (ours) | fid_composited (ours) | course fid" + extra_head,
+                      "|---|---|---|---|" + ("---|" if drawn else "")]
             table = fid["sweet_spot_table"]
             for s, total in COURSE_CELLS:
                 row = table.get(f"{s},{total}", {})
                 lines.append(f"| ({s},{total}) | {fmt(row.get('fid'))} | {fmt(row.get('fid_composited'))} | "
-                             f"{fmt(COURSE_SWEET[(s, total)])} |")
+                             f"{fmt(COURSE_SWEET[(s, total)])} |"
+                             + before(drawn.get("sweet_spot_table", {}).get(f"{s},{total}", {}) if drawn else {}))
+            if drawn:
+                lines += ["", "A sweet spot before the schedule's end never reaches its last step, so the (s, 20) "
+                          "cells do not depend on it."]
             early = sorted({row["undecided"] for row in table.values() if row.get("undecided")})
             if early:
                 lines += ["", "A sweet spot before the schedule's end leaves tokens still masked; the picture "
@@ -203,7 +226,10 @@ def main():
                   "--sweet-spot 10 --total-iter 10 --json` (a test checks the two paths give identical images).", "",
                   "Both use fp32 Inception (the next section measures the faster precisions against it).", ""]
         if inception:
-            lines += inception_section(inception, load(args.bench, "fid_tolerance.json")[0])
+            tolerance = load(args.bench, "fid_tolerance.json")[0]
+            # fid_tolerance.json records the decoding of its outputs since session 11; older files drew
+            outputs_drawn = bool(tolerance) and final_step == "mode" and tolerance.get("outputs_final_step", "sample") == "sample"
+            lines += inception_section(inception, tolerance, outputs_drawn)
         if fid_file.endswith("partial.json"):
             lines += ["*(From an interrupted run (`fid_results.partial.json`): every number shown was printed by "
                       "it; rows and cells not shown or marked – were not run.)*", ""]

@@ -84,6 +84,10 @@ def main():
         sets = {"gray fill": masked, "OpenCV Telea": telea(masked, holes),
                 "VQGAN reconstruction": run_reconstruction(load(args.checkpoints, device="cpu"), truth, 64)}
         if args.outputs:
+            settings = os.path.join(args.outputs, "evaluate.json")  # absent from folders older than session 11
+            if os.path.exists(settings):
+                with open(settings) as f:
+                    result["outputs_final_step"] = json.load(f).get("final_step", "sample")
             for key in ("fid", "fid_composited"):
                 images = saved_outputs(args.outputs, key, names)
                 if images is not None:

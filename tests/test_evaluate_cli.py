@@ -63,6 +63,20 @@ def test_evaluate_final_step_is_applied_and_recorded(test_dir, capsys):
     assert greedy["fid"] != drawn["fid"]  # the last step's tokens changed the images
 
 
+def test_evaluate_saves_the_images_it_scored_and_how_they_were_made(test_dir, tmp_path, capsys):
+    save = tmp_path / "out"
+    assert evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "2", "--total-iter",
+                          "2", "--json", "--quiet", "--device", "cpu", "--save-dir", str(save)]) == 0
+    printed = last_json(capsys)
+    assert json.load(open(save / "evaluate.json")) == printed and printed["final_step"] == "mode"
+    gt = [np.asarray(Image.open(os.path.join(test_dir, "gt", f"image_{i:03d}.png"))) for i in range(4)]
+    decoded = [np.asarray(Image.open(save / f"fid-image_{i:03d}.png")) for i in range(4)]
+    composited = [np.asarray(Image.open(save / f"fid_composited-image_{i:03d}.png")) for i in range(4)]
+    # the saved images are the ones scored (the stand-in FID is a pixel distance)
+    assert pixel_distance(decoded, gt) == pytest.approx(printed["fid"], abs=1e-9)
+    assert pixel_distance(composited, gt) == pytest.approx(printed["fid_composited"], abs=1e-9)
+
+
 def test_evaluate_scores_in_the_chosen_fid_precision(test_dir, monkeypatch, capsys):
     used = []
     monkeypatch.setattr(evaluate, "fid", lambda images, reference, precision="fp32": used.append(precision) or 1.0)
