@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from maskgit import FILLS, MaskGITError, load  # noqa: E402
 from maskgit.render import to_uint8_image  # noqa: E402
+from maskgit.decoding import FINAL_STEP  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
 import helpers as ui  # noqa: E402
@@ -61,9 +62,9 @@ class Studio:
 
     # -- decoding ----------------------------------------------------------------------
     @staticmethod
-    def _settings(schedule, sweet_spot, total_iter, temperature, seed, fill="smooth"):
+    def _settings(schedule, sweet_spot, total_iter, temperature, seed, fill="smooth", final_step="mode"):
         return dict(schedule=schedule, sweet_spot=int(sweet_spot), total_iter=int(total_iter),
-                    choice_temperature=float(temperature), seed=int(seed or 0), fill=fill)
+                    choice_temperature=float(temperature), seed=int(seed or 0), fill=fill, final_step=final_step)
 
     def _checked_input(self, editor):
         face, hole = ui.read_editor(editor)
@@ -71,11 +72,12 @@ class Studio:
             raise ui.InputError("Paint a hole over the face first (or pick a preset hole).")
         return face, hole
 
-    def inpaint(self, editor, schedule, sweet_spot, total_iter, temperature, seed, paste_back, fill="smooth"):
+    def inpaint(self, editor, schedule, sweet_spot, total_iter, temperature, seed, paste_back, fill="smooth",
+                final_step="mode"):
         """Streams (masked input as the encoder sees it, latent mask, prediction, result, status, plot, run)."""
         try:
             face, hole = self._checked_input(editor)
-            settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed, fill)
+            settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed, fill, final_step)
             note = " The whole face is masked, so this draws a new one." if hole.all() else ""
             masked = ui.masked_view(face, hole, fill)
             frames, start = [], time.time()
@@ -93,13 +95,14 @@ class Studio:
         except (ui.InputError, MaskGITError) as e:
             raise gr.Error(str(e))
 
-    def compare(self, editor, schedules, sweet_spot, total_iter, temperature, seed, paste_back, fill="smooth"):
+    def compare(self, editor, schedules, sweet_spot, total_iter, temperature, seed, paste_back, fill="smooth",
+                final_step="mode"):
         """Every chosen schedule on the same face, hole and seed, in one batch, side by side."""
         try:
             face, hole = self._checked_input(editor)
             if not schedules:
                 raise ui.InputError("Choose at least one schedule to compare.")
-            settings = self._settings(list(schedules), sweet_spot, total_iter, temperature, seed, fill)
+            settings = self._settings(list(schedules), sweet_spot, total_iter, temperature, seed, fill, final_step)
             k = len(schedules)
             faces, holes = np.repeat(face[None], k, 0), np.repeat(hole[None], k, 0)
             frames, start = [], time.time()
@@ -117,7 +120,7 @@ class Studio:
     def generate(self, schedule, sweet_spot, total_iter, temperature, seed):
         """Draw a new face from an all-masked grid; it lands in the editor at the end."""
         try:
-            settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed)
+            settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed, final_step="sample")
             frames = []
             for record in self.model.generate_steps(1, **settings):
                 mask_pic, image_pic = ui.step_pictures(record, paste_back=False)
@@ -194,6 +197,9 @@ def build(studio):
                 fill = gr.Radio(list(FILLS), value="smooth", label="Hole fill the encoder sees",
                                 info="smooth keeps the tokens around the hole closer to the whole face's; "
                                      "gray is the course's")
+                final_step = gr.Radio(list(FINAL_STEP), value=FINAL_STEP[0], label="Last step takes",
+                                      info="mode: each token's most likely value (lower FID on validation faces); "
+                                           "sample: a draw, like the earlier steps")
                 with gr.Row():
                     inpaint_btn = gr.Button("Inpaint", variant="primary", elem_id="inpaint-btn")
                     generate_btn = gr.Button("Generate a new face")
@@ -222,11 +228,11 @@ def build(studio):
         upload.change(studio.load_upload, upload, editor, api_visibility="private")
         gallery.select(studio.pick_example, None, editor, api_visibility="private")
         preset_btn.click(studio.apply_preset, [editor, preset, seed], editor, api_visibility="private")
-        inpaint_btn.click(studio.inpaint, [editor, *settings, paste_back, fill],
+        inpaint_btn.click(studio.inpaint, [editor, *settings, paste_back, fill, final_step],
                           [masked_out, mask_out, pred_out, result_out, status, plot, run],
                           api_name="inpaint").then(studio.after_run, run, scrubber, api_visibility="private")
         compare_btn.click(studio.compare, [editor, compare_set, sweet_spot, total_iter, temperature, seed, paste_back,
-                                           fill],
+                                           fill, final_step],
                           [compare_out, status, plot, run],
                           api_name="compare").then(studio.after_run, run, scrubber, api_visibility="private")
         generate_btn.click(studio.generate, settings, [mask_out, pred_out, status, run, editor],

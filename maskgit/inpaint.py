@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import torch
 
+from .decoding import FINAL_STEP
 from .errors import MaskGITError
 from .images import load_image, load_mask, save_rgb
 from .pipeline import FILLS, load
@@ -37,6 +38,8 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
+    p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
+                   help="how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p.parse_args(argv)
 
@@ -75,7 +78,8 @@ def main(argv=None):
         frames, final = [], None
         for record in model.inpaint_steps(image, hole, schedule=args.schedule, sweet_spot=args.sweet_spot,
                                           total_iter=args.total_iter, seed=args.seed,
-                                          choice_temperature=args.choice_temperature, fill=args.fill):
+                                          choice_temperature=args.choice_temperature, fill=args.fill,
+                                          final_step=args.final_step):
             frames.append(step_frame(record))
             final = record
         masked_input = np.where(hole[..., None], np.uint8(128), image)

@@ -118,8 +118,8 @@ class MaskGIT:
 
         schedule: a name for the whole batch, or a list with one name per image.
         undecided: tokens still masked at a step are pictured as the most likely token
-        ("mode") or as a draw ("sample"); final_step="mode" takes the most likely token at the
-        schedule's last step; see decoding.iterative_decode.
+        ("mode") or as a draw ("sample"); final_step="mode" (the default) takes the most likely
+        token at the schedule's last step, "sample" draws it; see decoding.iterative_decode.
         decode: "every" decodes images at each step (for streaming), "final" only at the
         sweet spot (for evaluation), "none" never.
         fill: what the encoder sees in the hole. "smooth" continues the surrounding colours
@@ -160,7 +160,11 @@ class MaskGIT:
         return record
 
     def generate_steps(self, n=1, **kwargs):
-        """Draw new faces from an all-masked grid (nothing known)."""
+        """Draw new faces from an all-masked grid (nothing known).
+
+        The last step draws its tokens too unless told otherwise: "mode" was chosen on
+        inpainting, and with total_iter=1 it would make every seed give the same face."""
+        kwargs.setdefault("final_step", "sample")
         size = self.image_size
         images = torch.full((n, 3, size, size), 0.5)
         holes = torch.ones(n, size, size, dtype=torch.bool)

@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit.bench import COURSE_SCHEDULES, COURSE_SWEET  # noqa: E402
+from maskgit.decoding import FINAL_STEP  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
 
@@ -28,7 +29,7 @@ def fmt(v):
     return "–" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
 
 
-# What the curve says (all seven schedules measured by session 10).
+# What the curve says (all seven schedules measured by session 10, the last step drawn).
 CURVE_NOTES = [
     "T=1 is the same point for every schedule (one step decides all tokens). Few steps favour",
     "the schedules that decide many tokens early (linear, then cosine); the ones that keep most",
@@ -160,9 +161,16 @@ def main():
                   "(see below). `fid`: decoded images vs truth (the course's protocol); "
                   "`fid_composited`: known pixels pasted back.", ""]
         final_step = fid.get("final_step", "sample")  # reports older than the option drew
+        # appended to every command below so that it reproduces (and merges into) this report
+        flag = "" if final_step == FINAL_STEP[0] else f" --final-step {final_step}"
+        if flag:
+            lines += [f"The schedule's last step here: `--final-step {final_step}` (not the library's default, "
+                      f"`{FINAL_STEP[0]}`).", ""]
         # the last release's report, kept when the decoding changed, for a before/after column
         drawn, _ = load(args.bench, "fid_results_draws.json")
-        drawn = drawn if final_step == "mode" and drawn and drawn.get("final_step", "sample") == "sample" else None
+        same_faces = drawn and all(drawn.get(k) == fid.get(k) for k in
+                                   ("n_images", "seed", "choice_temperature", "fill", "fid_precision"))
+        drawn = drawn if final_step == "mode" and same_faces and drawn.get("final_step", "sample") == "sample" else None
         if drawn:
             lines += ["The schedule's last step takes the model's most likely token for each token it decides "
                       "(`final_step=\"mode\"`, the default since session 11, chosen on validation faces: "
@@ -176,13 +184,14 @@ def main():
             return f" {fmt(row.get('fid'))} / {fmt(row.get('fid_composited'))} |" if drawn else ""
         rows = dict(fid["schedules"])
         evaluated, _ = load(args.bench, "evaluate_cosine_10_10.json")
-        if "cosine" not in rows and evaluated:  # same code path, printed by `maskgit.evaluate`
+        if "cosine" not in rows and evaluated and evaluated.get("final_step", "sample") == final_step:
+            # same code path, printed by `maskgit.evaluate`
             rows = {"cosine": {"fid": round(evaluated["fid"], 2), "fid_composited": round(evaluated["fid_composited"], 2),
                                "course_fid": 32.93, "note": "from `python -m maskgit.evaluate`"}, **rows}
         for name, row in rows.items():
             note = f" ({row['note']})" if row.get("note") else ""
             lines.append(f"| {name}{note} | {fmt(row['fid'])} | {fmt(row['fid_composited'])} | {fmt(row.get('course_fid'))} |"
-                         + before(drawn["schedules"].get(name, {}) if drawn else {}))
+                         + before(drawn.get("schedules", {}).get(name, {}) if drawn else {}))
         not_run = [name for name in SCHEDULES if name not in rows]
         if not_run:
             lines += ["", f"Not run yet: {', '.join(not_run)} (add them with `--schedules {' '.join(not_run)} "
@@ -216,14 +225,14 @@ def main():
                 lines += ["", f"Not run yet: {', '.join(missing)} (one cosine run of 20 steps serves all three; add "
                           "them with `--schedules --sweet-totals 20 --merge`)."]
         lines += ["", "```bash", "python -m maskgit.bench fid --test-dir ../shared/data/cat_face_test \\",
-                  "    --schedules cosine linear square cubic --out docs/bench",
+                  f"    --schedules cosine linear square cubic{flag} --out docs/bench",
                   "# more rows into the same report (same settings; reference rows are kept):",
                   "python -m maskgit.bench fid --test-dir ../shared/data/cat_face_test \\",
-                  "    --schedules sqrt log exp --skip-sweet --merge --out docs/bench",
+                  f"    --schedules sqrt log exp --skip-sweet{flag} --merge --out docs/bench",
                   "```", "",
                   "The cosine (10, 10) row is the same computation as",
                   "`python -m maskgit.evaluate --test-dir ../shared/data/cat_face_test --schedule cosine "
-                  "--sweet-spot 10 --total-iter 10 --json` (a test checks the two paths give identical images).", "",
+                  f"--sweet-spot 10 --total-iter 10{flag} --json` (a test checks the two paths give identical images).", "",
                   "Both use fp32 Inception (the next section measures the faster precisions against it).", ""]
         if inception:
             tolerance = load(args.bench, "fid_tolerance.json")[0]
@@ -234,23 +243,27 @@ def main():
             lines += ["*(From an interrupted run (`fid_results.partial.json`): every number shown was printed by "
                       "it; rows and cells not shown or marked – were not run.)*", ""]
         lines += ["![schedules](bench/schedules.png)", ""]
-        if fid.get("curve"):
-            curve = fid["curve"]
+        # until the curve is rerun with the current decoding, show the previous release's, labelled
+        curve_report = fid if fid.get("curve") else (drawn if drawn and drawn.get("curve") else None)
+        if curve_report:
+            curve = curve_report["curve"]
             totals = sorted({int(k) for points in curve.values() for k in points})
             lines += ["## FID vs total iterations (sweet spot = total)", "",
-                      f"The MaskGIT paper's ablation on our checkpoints: the first {fid['curve_images']} test faces, "
-                      "one decoding run per point, `fid` (decoded), same seed and settings as above. FID over "
-                      "fewer faces reads higher than over all 747: compare the points with each other, not with "
-                      "the tables above.", "",
-                      "| schedule | " + " | ".join(f"T={t}" for t in totals) + " |",
-                      "|---|" + "---|" * len(totals)]
+                      f"The MaskGIT paper's ablation on our checkpoints: the first {curve_report['curve_images']} "
+                      "test faces, one decoding run per point, `fid` (decoded), same seed and settings as above. "
+                      "FID over fewer faces reads higher than over all 747: compare the points with each other, "
+                      "not with the tables above.", ""]
+            if curve_report is drawn:
+                lines += ["*Measured with the previous release's decoding (the last step drawn, "
+                          "`fid_results_draws.json`); the command below reruns it with the current one.*", ""]
+            lines += ["| schedule | " + " | ".join(f"T={t}" for t in totals) + " |", "|---|" + "---|" * len(totals)]
             for name, points in curve.items():
                 lines.append(f"| {name} | " + " | ".join(fmt(points.get(str(t))) for t in totals) + " |")
             missing = [name for name in COURSE_SCHEDULES if name not in curve]
             if missing:
                 lines += ["", f"Not run yet: {', '.join(missing)} (each 20-40 minutes here; the command below "
                           f"with `--curve-schedules {' '.join(missing)}` adds them)."]
-            else:
+            elif curve_report.get("final_step", "sample") == "sample":  # the notes describe that curve
                 lines += ["", *CURVE_NOTES]
             extra = [name for name in SCHEDULES if name not in COURSE_SCHEDULES
                      and any(str(t) not in curve.get(name, {}) for t in totals)]
@@ -260,8 +273,8 @@ def main():
                           f"each here; the command below with `--curve-schedules {' '.join(extra)}` adds them)."]
             lines += ["", "![FID vs iterations](bench/fid_vs_iterations.png)", "", "```bash",
                       "python -m maskgit.bench fid --test-dir ../shared/data/cat_face_test --schedules --skip-sweet \\",
-                      f"    --curve-totals {' '.join(map(str, totals))} --curve-limit {fid['curve_images']} "
-                      f"--curve-schedules {' '.join(curve)} --merge --out docs/bench",
+                      f"    --curve-totals {' '.join(map(str, totals))} --curve-limit {curve_report['curve_images']} "
+                      f"--curve-schedules {' '.join(curve)}{flag} --merge --out docs/bench",
                       "```", ""]
     if speed:
         peak = speed["peak_gflops_bf16"]

@@ -39,6 +39,16 @@ def saved_outputs(folder, key, names):
     return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
 
 
+def outputs_settings(folder):
+    """How `maskgit.evaluate --save-dir` made the images in `folder` (its evaluate.json; {} if
+    the folder predates it, when the command's defaults were cosine (10,10) with draws)."""
+    path = os.path.join(folder, "evaluate.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def val_sets(folder):
     """Two degraded versions of a folder of faces (not the test folder): brush holes filled
     gray, and a blur (area-downsampled to 32x32, bilinear back up). Returns (sets, truth)."""
@@ -84,14 +94,15 @@ def main():
         sets = {"gray fill": masked, "OpenCV Telea": telea(masked, holes),
                 "VQGAN reconstruction": run_reconstruction(load(args.checkpoints, device="cpu"), truth, 64)}
         if args.outputs:
-            settings = os.path.join(args.outputs, "evaluate.json")  # absent from folders older than session 11
-            if os.path.exists(settings):
-                with open(settings) as f:
-                    result["outputs_final_step"] = json.load(f).get("final_step", "sample")
+            made = outputs_settings(args.outputs)
+            if made.get("mode", "inpaint") != "inpaint":
+                p.error(f"--outputs: {args.outputs} holds {made['mode']} images, not inpainting outputs")
+            result["outputs_final_step"] = made.get("final_step", "sample")  # folders before session 11 drew
+            label = f"{made.get('schedule', 'cosine')} ({made.get('sweet_spot', 10)},{made.get('total_iter', 10)})"
             for key in ("fid", "fid_composited"):
                 images = saved_outputs(args.outputs, key, names)
                 if images is not None:
-                    sets[f"cosine (10,10) {'decoded' if key == 'fid' else 'composited'}"] = images
+                    sets[f"{label} {'decoded' if key == 'fid' else 'composited'}"] = images
         result["n_images"] = len(truth)
         score(sets, truth, result)
     if args.val_dir:

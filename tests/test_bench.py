@@ -23,16 +23,34 @@ def test_one_run_serves_several_sweet_spots_exactly():
     images = rng.integers(0, 255, (3, 64, 64, 3)).astype(np.uint8)
     holes = np.zeros((3, 64, 64), bool)
     holes[:, 10:40, 20:50] = True
-    settings = argparse.Namespace(seed=5, batch_size=2, choice_temperature=4.5, fill="smooth", undecided="mode",
-                                  final_step="mode")
-    shared = inpaint_at_steps(model, images, holes, "cosine", 6, [2, 4], settings)
-    for s in (2, 4):
-        separate = [to_uint8(model.inpaint(images[i:i + 2], holes[i:i + 2], schedule="cosine", total_iter=6,
-                                           sweet_spot=s, seed=5 + i).image) for i in (0, 2)]
-        assert np.array_equal(shared[s][0], np.concatenate(separate))
+    for final_step in ("mode", "sample"):  # the whole schedule (6) reaches the last step: both ways
+        settings = argparse.Namespace(seed=5, batch_size=2, choice_temperature=4.5, fill="smooth", undecided="mode",
+                                      final_step=final_step)
+        shared = inpaint_at_steps(model, images, holes, "cosine", 6, [2, 4, 6], settings)
+        for s in (2, 4, 6):
+            separate = [to_uint8(model.inpaint(images[i:i + 2], holes[i:i + 2], schedule="cosine", total_iter=6,
+                                               sweet_spot=s, seed=5 + i, final_step=final_step).image)
+                        for i in (0, 2)]
+            assert np.array_equal(shared[s][0], np.concatenate(separate))
         known_far = ~holes
         known_far[:, 8:42, 18:52] = False
         assert np.array_equal(shared[s][1][known_far], images[known_far])
+
+
+def test_the_last_step_takes_the_most_likely_tokens_by_default_except_when_generating():
+    model = tiny_model()
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, (4, 64, 64, 3)).astype(np.uint8)
+    holes = np.zeros((4, 64, 64), bool)
+    holes[:, 8:56, 8:56] = True
+    run = lambda **kw: model.inpaint(images, holes, schedule="cosine", total_iter=3, sweet_spot=3, seed=2,  # noqa: E731
+                                     decode="none", **kw).tokens
+    default, mode, sample = run(), run(final_step="mode"), run(final_step="sample")
+    assert torch.equal(default, mode) and not torch.equal(default, sample)
+    # generating from nothing draws at the last step too: one step, two seeds, two faces
+    one_step = [next(iter(model.generate_steps(2, total_iter=1, sweet_spot=1, seed=s, decode="none"))).tokens
+                for s in (0, 1)]
+    assert not torch.equal(one_step[0], one_step[1])
 
 
 def test_conv_flops_counts_multiply_adds_twice():

@@ -80,6 +80,19 @@ def test_masked_input_shows_the_fill_the_encoder_sees(server, editor_files, face
         assert np.abs(view[known] - face[known].astype(int)).mean() < 6
 
 
+def test_the_last_step_choice_reaches_the_decoding(server, editor_files):
+    from gradio_client import Client
+    client = Client(server, verbose=False)
+    results = {}
+    for final_step in ("mode", "sample"):  # 2 cosine steps: the last one decides most hole tokens
+        updates = list(client.submit(editor_files, "cosine", 2, 2, 4.5, 0, False, "smooth", final_step,
+                                     api_name="/inpaint"))
+        results[final_step] = load_rgb(updates[-1][3]).astype(int)
+    assert np.abs(results["mode"] - results["sample"]).mean() > 1
+    with pytest.raises(Exception):  # not a choice: refused with a message, nothing decoded
+        client.predict(editor_files, "cosine", 2, 2, 4.5, 0, False, "smooth", "greedy", api_name="/inpaint")
+
+
 def test_compare_streams_all_schedules_side_by_side(server, editor_files):
     from gradio_client import Client
     client = Client(server, verbose=False)

@@ -111,7 +111,10 @@ def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     del merged["final_step"]
     json.dump(merged, open(os.path.join(out_dir, "fid_results.json"), "w"))
     assert bench.main(common + ["--schedules", "square", "--merge"]) == 2
+    assert "final_step" in capsys.readouterr().err
     assert bench.main(common + ["--schedules", "square", "--merge", "--final-step", "sample"]) == 0
+    merged = json.load(open(os.path.join(out_dir, "fid_results.json")))
+    assert merged["final_step"] == "sample" and set(merged["schedules"]) == {"cosine", "linear", "square"}
 
 
 def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_path, capsys):
