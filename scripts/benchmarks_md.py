@@ -212,8 +212,12 @@ def main():
                              f"{fmt(COURSE_SWEET[(s, total)])} |"
                              + before(drawn.get("sweet_spot_table", {}).get(f"{s},{total}", {}) if drawn else {}))
             if drawn:
+                early_cells = [f"{s},{t}" for s, t in COURSE_CELLS if s < t and f"{s},{t}" in table]
+                same = all(table[c].get(k) == drawn.get("sweet_spot_table", {}).get(c, {}).get(k)
+                           for c in early_cells for k in ("fid", "fid_composited"))
                 lines += ["", "A sweet spot before the schedule's end never reaches its last step, so the (s, 20) "
-                          "cells do not depend on it."]
+                          "cells do not depend on it" + (" (rerun: the same to the last digit, so the decoding is "
+                                                          "reproducible)." if early_cells and same else ".")]
             early = sorted({row["undecided"] for row in table.values() if row.get("undecided")})
             if early:
                 lines += ["", "A sweet spot before the schedule's end leaves tokens still masked; the picture "
