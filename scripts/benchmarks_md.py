@@ -42,6 +42,11 @@ CURVE_NOTES = [
     "MaskGIT paper (ImageNet 256x256), no schedule shows a clear optimum at a moderate T.",
 ]
 
+# What the curve with the most likely tokens at the last step says (session 11).
+CURVE_NOTES_MODE = [
+    "CURVE_MODE_TEXT",
+]
+
 # What the measurements above say, kept beside the tables they explain (session 10).
 INCEPTION_NOTES = [
     "The library runs the rebuilt network (`maskgit/inception.py`): the TorchScript file's",
@@ -263,12 +268,21 @@ def main():
             lines += ["| schedule | " + " | ".join(f"T={t}" for t in totals) + " |", "|---|" + "---|" * len(totals)]
             for name, points in curve.items():
                 lines.append(f"| {name} | " + " | ".join(fmt(points.get(str(t))) for t in totals) + " |")
-            missing = [name for name in COURSE_SCHEDULES if name not in curve]
+            if curve_report is fid and drawn and drawn.get("curve_images") == fid["curve_images"]:
+                # the same points with the previous release's decoding, for comparison
+                for name in curve:
+                    if name in drawn.get("curve", {}):
+                        lines.append(f"| {name}, last step drawn | "
+                                     + " | ".join(fmt(drawn["curve"][name].get(str(t))) for t in totals) + " |")
+            missing = [name for name in COURSE_SCHEDULES if any(str(t) not in curve.get(name, {}) for t in totals)]
             if missing:
-                lines += ["", f"Not run yet: {', '.join(missing)} (each 20-40 minutes here; the command below "
+                lines += ["", f"Not run yet (or cut short: – in the table): {', '.join(missing)} (each about 20 "
+                          "minutes here; the command below "
                           f"with `--curve-schedules {' '.join(missing)}` adds them)."]
             elif curve_report.get("final_step", "sample") == "sample":  # the notes describe that curve
                 lines += ["", *CURVE_NOTES]
+            else:
+                lines += ["", *CURVE_NOTES_MODE]
             extra = [name for name in SCHEDULES if name not in COURSE_SCHEDULES
                      and any(str(t) not in curve.get(name, {}) for t in totals)]
             if extra:
