@@ -17,12 +17,17 @@ def tiny_model():
     return MaskGIT(vq, tr, device="cpu", bf16=False)
 
 
+def noise_faces(n, seed, box):
+    """n random 64x64 images with the same rectangular hole (rows, cols slices)."""
+    images = np.random.default_rng(seed).integers(0, 255, (n, 64, 64, 3)).astype(np.uint8)
+    holes = np.zeros((n, 64, 64), bool)
+    holes[(slice(None), *box)] = True
+    return images, holes
+
+
 def test_one_run_serves_several_sweet_spots_exactly():
     model = tiny_model()
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 255, (3, 64, 64, 3)).astype(np.uint8)
-    holes = np.zeros((3, 64, 64), bool)
-    holes[:, 10:40, 20:50] = True
+    images, holes = noise_faces(3, 0, (slice(10, 40), slice(20, 50)))
     for final_step in ("mode", "sample"):  # the whole schedule (6) reaches the last step: both ways
         settings = argparse.Namespace(seed=5, batch_size=2, choice_temperature=4.5, fill="smooth", undecided="mode",
                                       final_step=final_step)
@@ -32,17 +37,14 @@ def test_one_run_serves_several_sweet_spots_exactly():
                                                sweet_spot=s, seed=5 + i, final_step=final_step).image)
                         for i in (0, 2)]
             assert np.array_equal(shared[s][0], np.concatenate(separate))
-        known_far = ~holes
-        known_far[:, 8:42, 18:52] = False
-        assert np.array_equal(shared[s][1][known_far], images[known_far])
+            known_far = ~holes
+            known_far[:, 8:42, 18:52] = False
+            assert np.array_equal(shared[s][1][known_far], images[known_far])
 
 
 def test_the_last_step_takes_the_most_likely_tokens_by_default_except_when_generating():
     model = tiny_model()
-    rng = np.random.default_rng(1)
-    images = rng.integers(0, 255, (4, 64, 64, 3)).astype(np.uint8)
-    holes = np.zeros((4, 64, 64), bool)
-    holes[:, 8:56, 8:56] = True
+    images, holes = noise_faces(4, 1, (slice(8, 56), slice(8, 56)))
     run = lambda **kw: model.inpaint(images, holes, schedule="cosine", total_iter=3, sweet_spot=3, seed=2,  # noqa: E731
                                      decode="none", **kw).tokens
     default, mode, sample = run(), run(final_step="mode"), run(final_step="sample")
