@@ -16,8 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from maskgit import FILLS, MaskGITError, load  # noqa: E402
-from maskgit.render import to_uint8_image  # noqa: E402
 from maskgit.decoding import FINAL_STEP  # noqa: E402
+from maskgit.render import to_uint8_image  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
 import helpers as ui  # noqa: E402
