@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from .decoding import FINAL_STEP, UNDECIDED
+from .decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED
 from .errors import MaskGITError
 from .evaluate import run_reconstruction, to_uint8
 from .fid import FID_PRECISIONS, fid
@@ -303,7 +303,7 @@ def parse(argv):
                    help="a sweet spot before the end shows still-masked tokens as the most likely token "
                         "(mode) or as a draw (sample, this project's behaviour before session 8)")
     f.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
-                   help="how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)")
+                   help=FINAL_STEP_HELP)
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS)
     f.add_argument("--merge", action="store_true",

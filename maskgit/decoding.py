@@ -12,6 +12,7 @@ from .schedules import get_schedule, tokens_still_masked
 
 UNDECIDED = ("mode", "sample")  # how a step pictures tokens still masked after it
 FINAL_STEP = ("mode", "sample")  # how the schedule's last step picks the tokens it decides (default first)
+FINAL_STEP_HELP = "how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)"
 
 
 @dataclass

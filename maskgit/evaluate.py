@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .decoding import FINAL_STEP
+from .decoding import FINAL_STEP, FINAL_STEP_HELP
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .images import save_rgb
@@ -62,7 +62,7 @@ def parse(argv):
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
-                   help="how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)")
+                   help=FINAL_STEP_HELP)
     p.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS,
                    help="Inception precision: fp32 (reference, reported numbers); mixed (about 1.4x faster) "
                         "and bf16 (1.8x) move FID by up to ~0.2: quick relative comparisons")

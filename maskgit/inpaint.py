@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-from .decoding import FINAL_STEP
+from .decoding import FINAL_STEP, FINAL_STEP_HELP
 from .errors import MaskGITError
 from .images import load_image, load_mask, save_rgb
 from .pipeline import FILLS, load
@@ -39,7 +39,7 @@ def parse(argv):
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
-                   help="how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)")
+                   help=FINAL_STEP_HELP)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p.parse_args(argv)
 
