@@ -43,9 +43,14 @@ def parse(argv):
     vq.add_argument("--fsq-levels", type=int, nargs="+", default=[8, 5, 5, 5])
     vq.add_argument("--gan-start", type=float, default=0.6,
                     help="fraction of the budget after which the encoder freezes and the GAN starts")
-    vq.add_argument("--disc-weight", type=float, default=0.5)
+    vq.add_argument("--disc-weight", type=float, default=0.5, help="0: no adversarial term at all")
     vq.add_argument("--disc-lr", type=float, default=2e-4)
     vq.add_argument("--disc-channels", type=int, default=64)
+    vq.add_argument("--init-from", help="start from the tokenizer in this folder (e.g. checkpoints); "
+                    "its size wins over --channels/--res-blocks/--fsq-levels")
+    vq.add_argument("--decoder-only", action="store_true",
+                    help="with --init-from: freeze the encoder from the first step, so the tokens (and a "
+                    "transformer trained on them) stay valid, and tune only the decoder")
 
     tr = sub.add_parser("transformer", help="stage 2: masked visual token modelling")
     common_flags(tr)

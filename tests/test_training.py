@@ -83,13 +83,68 @@ def test_transformer_continues_from_finished_weights(vq_run, tiny_data_root, tmp
     assert b.config.dim == 32
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     # Tokens from another tokenizer would mean other things: refused with a clear message.
+    # The decoder does not count (phase B's final tokenizer shares vqgan_pregan's encoder);
+    # any change to the encoder does.
+    other = tmp_path / "other_tokenizer"
+    copy_tokenizer(vq_run, other, "vqgan_pregan", nudge_encoder=True)
     third = tmp_path / "third"
-    code = train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run,
-                       "--vqgan-name", "vqgan_pregan", "--out", str(third),
-                       "--init-from", first, "--steps", "3", "--device", "cpu"])
+    code = train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", str(other),
+                       "--out", str(third), "--init-from", first, "--steps", "3", "--device", "cpu"])
     assert code == 2
     assert "same tokenizer" in capsys.readouterr().err
     assert not any(f.startswith("tokens-") for f in os.listdir(third))  # refused before tokenizing
+    assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run,
+                       "--vqgan-name", "vqgan_pregan", "--out", str(tmp_path / "fourth"),
+                       "--init-from", first, "--steps", "1", "--device", "cpu"]) == 0
+
+
+def copy_tokenizer(src, dst, name, nudge_encoder=False):
+    """`src/name` saved as `dst/vqgan`, optionally with one encoder weight changed."""
+    from maskgit.checkpoint import save_checkpoint
+    from maskgit.pipeline import load_vqgan
+    vq = load_vqgan(src, name)
+    if nudge_encoder:
+        with torch.no_grad():
+            vq.encoder.net[0].weight.add_(0.5)
+    save_checkpoint(vq, str(dst), "vqgan", "vqgan", {})
+
+
+def test_decoder_only_tuning_keeps_the_tokens(vq_run, tiny_data_root, tmp_path):
+    from maskgit.pipeline import load_vqgan
+    from maskgit.training.stage2 import tokens_digest
+    out = str(tmp_path / "dec")
+    assert train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run,
+                       "--decoder-only", "--disc-weight", "0", "--steps", "6", "--batch-size", "8",
+                       "--lr", "1e-3", "--device", "cpu"]) == 0
+    before, after = load_vqgan(vq_run).state_dict(), load_vqgan(out).state_dict()
+    assert load_vqgan(out).config == load_vqgan(vq_run).config  # the size came from --init-from
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert tokens_digest(out, "vqgan") == tokens_digest(vq_run, "vqgan")
+    assert not any(r.get("phase") == "A" for r in read_log(out))  # frozen from the first step
+
+
+def test_decoder_only_needs_a_tokenizer_to_start_from(tiny_data_root, tmp_path, capsys):
+    code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(tmp_path / "o"),
+                       "--decoder-only", "--steps", "1", "--device", "cpu"])
+    assert code == 2
+    assert "--init-from" in capsys.readouterr().err
+
+
+def test_a_transformer_keyed_by_the_old_file_digest_still_continues(vq_run, tiny_data_root, tmp_path):
+    """Checkpoints from before session 12 name their tokenizer by the digest of its file."""
+    from maskgit.checkpoint import file_digest
+    first = str(tmp_path / "first")
+    tiny = ["--batch-size", "8", "--dim", "32", "--layers", "2", "--heads", "4", "--device", "cpu"]
+    assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run, "--out", first,
+                       "--steps", "2", *tiny]) == 0
+    meta_path = os.path.join(first, "transformer.json")
+    meta = json.load(open(meta_path))
+    meta["info"]["tokenizer"] = file_digest(os.path.join(vq_run, "vqgan.safetensors"))
+    json.dump(meta, open(meta_path, "w"))
+    assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run,
+                       "--out", str(tmp_path / "second"), "--init-from", first, "--steps", "1",
+                       "--device", "cpu"]) == 0
 
 
 def test_training_needs_a_budget(tiny_data_root, tmp_path):

@@ -5,6 +5,11 @@ Phase B: the encoder is frozen, so token ids no longer change, and the decoder i
 with an adversarial patch loss weighted adaptively (VQGAN paper). The tokenizer as it was
 at the switch is exported as `vqgan_pregan`, with the same tokens as the final one, so
 stage 2 can start then and either decoder can be chosen afterwards.
+
+`--init-from DIR --decoder-only` tunes only the decoder of a trained tokenizer (its encoder
+frozen from the first step): the tokens stay those a shipped transformer was trained on, so
+a sharper or more accurate decoder improves every decoded image without retraining stage 2.
+With `--disc-weight 0` there is no adversarial term and no discriminator pass.
 """
 import math
 import os
@@ -16,6 +21,7 @@ from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
 from ..data import load_image_folder, to_model_range
+from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
 from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
 from .discriminator import PatchDiscriminator, adaptive_gan_weight, hinge_d_loss
@@ -56,14 +62,22 @@ def train_vqgan(args):
     device = ddp.device
     torch.manual_seed(args.seed + ddp.rank)
     os.makedirs(args.out, exist_ok=True)
-    cfg = VQGANConfig(channels=tuple(args.channels), res_blocks=args.res_blocks,
-                      fsq_levels=tuple(args.fsq_levels))
-    model = VQGAN(cfg).to(device)
+    if args.decoder_only and not args.init_from:
+        raise MaskGITError("--decoder-only tunes a trained tokenizer's decoder: give --init-from DIR")
+    if args.init_from:  # its size wins over --channels/--res-blocks/--fsq-levels
+        from ..pipeline import load_vqgan
+        model = load_vqgan(args.init_from).float().to(device)
+    else:
+        model = VQGAN(VQGANConfig(channels=tuple(args.channels), res_blocks=args.res_blocks,
+                                  fsq_levels=tuple(args.fsq_levels))).to(device)
+    if args.decoder_only:
+        model.encoder.requires_grad_(False)
+    use_gan = args.disc_weight > 0
     disc = PatchDiscriminator(args.disc_channels).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         disc = disc.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.9))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
 
     step, elapsed = 0, 0.0
@@ -105,10 +119,12 @@ def train_vqgan(args):
     model.train()
     while not ddp.any(budget.done(step)):
         progress = budget.progress(step)
-        gan_phase = progress >= args.gan_start
-        if gan_phase and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) and ddp.is_main:
+        switch = progress >= args.gan_start  # the encoder freezes (if not yet) and the GAN starts
+        encoder_frozen = args.decoder_only or switch
+        gan_phase = use_gan and switch
+        if switch and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) and ddp.is_main:
             log = export("vqgan_pregan")
-            print(f"\nphase B (encoder frozen, adversarial decoder) from step {step}: {log}")
+            print(f"\nphase B (encoder frozen{', adversarial decoder' if use_gan else ''}) from step {step}: {log}")
         for g in opt.param_groups:
             g["lr"] = lr_at(progress, args.lr, warmup=0.02)
         x = random_batch(train, args.batch_size, gen, device)
@@ -116,7 +132,7 @@ def train_vqgan(args):
             x = x.contiguous(memory_format=torch.channels_last)
 
         with autocast(device):
-            if gan_phase:
+            if encoder_frozen:
                 with torch.no_grad():
                     z = model.quantize(x)
             else:
@@ -153,7 +169,7 @@ def train_vqgan(args):
             last_save = time.time()
         if ddp.is_main and step % args.val_every == 0:
             record = {"step": step, "minutes": round(budget.elapsed / 60, 2), "rec_loss": rec_loss.item(),
-                      "phase": "B" if gan_phase else "A", **validate(model, val, device)}
+                      "phase": "B" if encoder_frozen else "A", **validate(model, val, device)}
             append_log(args.out, record)
             bar.write(str(record))
     bar.close()

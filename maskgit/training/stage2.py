@@ -1,6 +1,7 @@
 """Stage 2: masked visual token modelling on tokens cached from the frozen VQGAN."""
 import dataclasses
 import hashlib
+import json
 import os
 import sys
 import time
@@ -10,7 +11,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint, read_tensors, save_checkpoint, save_tensors
+from ..checkpoint import (file_digest, load_checkpoint, read_json, read_tensors, save_checkpoint,
+                          save_tensors)
 from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..pipeline import load_vqgan
@@ -20,11 +22,15 @@ from .common import EMA, Budget, Distributed, append_log, autocast, load_state, 
 from .masking import sample_training_mask
 
 
-def file_digest(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+def tokens_digest(folder, name):
+    """Names a tokenizer by what decides its tokens: the encoder's stored weights and the FSQ
+    levels. A decoder tuned with the encoder frozen (`train.py vqgan --decoder-only`) keeps it."""
+    config = read_json(os.path.join(folder, f"{name}.json"))["config"]
+    tensors = read_tensors(os.path.join(folder, f"{name}.safetensors"))
+    h = hashlib.sha1(json.dumps([config["fsq_levels"], config.get("image_size", 64)]).encode())
+    for key in sorted(k for k in tensors if k.startswith("encoder.")):
+        h.update(key.encode())
+        h.update(tensors[key].contiguous().flatten().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 
@@ -42,7 +48,11 @@ def encode_folder(vqgan, folder, device, flips, limit=None, batch=256):
 
 
 def tokenizer_key(args):
-    """Names the tokenizer by its weights' bytes: tokens from different weights differ."""
+    return tokens_digest(args.vqgan, args.vqgan_name)
+
+
+def legacy_tokenizer_key(args):
+    """Before session 12 the key was the digest of the whole weights file."""
     return file_digest(os.path.join(args.vqgan, f"{args.vqgan_name}.safetensors"))
 
 
@@ -85,7 +95,7 @@ def validate(model, val_tokens, mask_id, device, batch=256, seed=1234):
     return {"val_loss": total / count, "val_acc": correct / count}
 
 
-def initial_weights(folder, tokens_key, vocab, dropout):
+def initial_weights(folder, tokens_keys, vocab, dropout):
     """Weights and config of a finished transformer to continue from (a fine-tune: fresh
     optimizer and learning-rate schedule). Its tokens must be this run's tokens."""
     shipped, info = load_checkpoint(folder, "transformer", "transformer", BidirectionalTransformer,
@@ -94,9 +104,9 @@ def initial_weights(folder, tokens_key, vocab, dropout):
     if trained_on is None:
         print(f"warning: --init-from {folder} does not say which tokenizer it was trained on; "
               "continuing unchecked", file=sys.stderr)
-    elif trained_on != tokens_key:
+    elif trained_on not in tokens_keys:
         raise MaskGITError(f"--init-from {folder}: its transformer was trained on tokenizer {trained_on}, "
-                           f"this run tokenizes with {tokens_key}; continue only with the same tokenizer")
+                           f"this run tokenizes with {tokens_keys[0]}; continue only with the same tokenizer")
     if shipped.config.vocab_size != vocab:
         raise MaskGITError(f"--init-from {folder}: vocabulary {shipped.config.vocab_size} != tokenizer's {vocab}")
     cfg = dataclasses.replace(shipped.config, dropout=dropout)
@@ -113,7 +123,8 @@ def train_transformer(args):
                             dropout=args.dropout)
     start_weights = None
     if getattr(args, "init_from", None):  # checked before tokenizing: a refusal costs nothing
-        start_weights, cfg = initial_weights(args.init_from, tokenizer_key(args), vocab, args.dropout)
+        start_weights, cfg = initial_weights(args.init_from, (tokenizer_key(args), legacy_tokenizer_key(args)),
+                                             vocab, args.dropout)
     if ddp.is_main:
         train_tokens, val_tokens, key = cached_tokens(args, device)
     if ddp.world > 1:
