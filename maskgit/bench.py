@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+from .checkpoint import weights_digests
 from .decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED
 from .errors import MaskGITError
 from .evaluate import run_reconstruction, to_uint8
@@ -67,7 +68,7 @@ def merged_results(args, fresh):
         raise MaskGITError(f"--merge needs an earlier {candidates[0]} (give --out)")
     with open(path) as fh:
         old = json.load(fh)
-    for key in ("n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step"):
+    for key in ("checkpoints", "n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step"):
         was = old.get(key, "sample" if key == "final_step" else None)  # reports older than the option drew
         if was != fresh[key]:
             raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
@@ -78,7 +79,7 @@ def run_fid(args):
     masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=args.device)
     score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
-    results = {"n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
+    results = {"checkpoints": weights_digests(args.checkpoints), "n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
                "choice_temperature": args.choice_temperature, "fill": args.fill, "final_step": args.final_step,
                "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}

@@ -3,6 +3,7 @@
 A checkpoint named NAME in folder DIR is DIR/NAME.safetensors and DIR/NAME.json; the JSON
 holds {"kind", "format_version", "config", "info"}. Nothing is unpickled.
 """
+import hashlib
 import json
 import os
 import tempfile
@@ -68,6 +69,20 @@ def read_tensors(path):
         return load_file(path)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint weights are corrupt or truncated: {path} ({e})") from None
+
+
+def file_digest(path):
+    """First 16 hex digits of the file's SHA-1."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def weights_digests(folder, names=("vqgan", "transformer")):
+    """Which weights a report was made with: {name: digest of NAME.safetensors}."""
+    return {name: file_digest(os.path.join(folder, f"{name}.safetensors")) for name in names}
 
 
 def load_checkpoint(folder, name, kind, model_cls, config_cls):

@@ -180,7 +180,8 @@ def main():
         # the last release's report, kept when the decoding changed, for a before/after column
         drawn, _ = load(args.bench, "fid_results_draws.json")
         same_faces = drawn and all(drawn.get(k) == fid.get(k) for k in
-                                   ("n_images", "seed", "choice_temperature", "fill", "fid_precision"))
+                                   ("checkpoints", "n_images", "seed", "choice_temperature", "fill",
+                                    "fid_precision"))
         drawn = drawn if final_step == "mode" and same_faces and drawn.get("final_step", "sample") == "sample" else None
         if drawn:
             lines += ["The schedule's last step takes the model's most likely token for each token it decides "

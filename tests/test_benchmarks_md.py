@@ -41,10 +41,15 @@ def test_a_report_made_the_new_way_shows_the_previous_release_beside_it(tmp_path
     assert "| cosine | 80.00 | 60.00 |" in md and "previous release's decoding" in md
 
 
-def test_the_column_needs_the_same_faces_and_settings(tmp_path):
+def test_the_column_needs_the_same_faces_settings_and_weights(tmp_path):
     md = render(tmp_path, fid_results=report("mode", 43.5), fid_results_draws=report(None, 44.5, seed=1))
     assert "44.50 / 22.25" not in md
     assert "| cosine | 43.50 | 21.75 | 32.93 |" in md and "45.50" not in md
+    weights = {"vqgan": "a", "transformer": "b"}
+    (tmp_path / "w").mkdir()
+    md = render(tmp_path / "w", fid_results=report("mode", 43.5, checkpoints=weights),
+                fid_results_draws=report(None, 44.5, checkpoints=dict(weights, vqgan="c")))
+    assert "44.50 / 22.25" not in md
 
 
 def test_a_report_that_drew_says_so_and_its_commands_reproduce_it(tmp_path):

@@ -4,14 +4,18 @@ The FID function itself is tested in test_fid.py; here it is replaced by a cheap
 (mean absolute pixel difference) so the commands' plumbing runs in seconds."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import synthetic_face
 from test_shipped import CHECKPOINTS
 from maskgit import bench, evaluate
+from maskgit.checkpoint import save_checkpoint
+from maskgit.pipeline import load_vqgan
 
 
 def pixel_distance(images, reference, **_):
@@ -115,6 +119,18 @@ def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     assert bench.main(common + ["--schedules", "square", "--merge", "--final-step", "sample"]) == 0
     merged = json.load(open(os.path.join(out_dir, "fid_results.json")))
     assert merged["final_step"] == "sample" and set(merged["schedules"]) == {"cosine", "linear", "square"}
+    # rows from other weights (here: one decoder weight changed) are other numbers: refused
+    other = tmp_path / "other_weights"
+    shutil.copytree(CHECKPOINTS, other)
+    vqgan = load_vqgan(str(other))
+    with torch.no_grad():
+        vqgan.decoder.conv_out.bias.add_(0.01)
+    save_checkpoint(vqgan, str(other), "vqgan", "vqgan", {})
+    capsys.readouterr()
+    with_other = [str(other) if a == CHECKPOINTS else a for a in common]
+    assert bench.main(with_other + ["--schedules", "exp", "--merge", "--final-step", "sample"]) == 2
+    assert "checkpoints" in capsys.readouterr().err
+    assert json.load(open(os.path.join(out_dir, "fid_results.json"))) == merged
 
 
 def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_path, capsys):
