@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Continue the shipped transformer on one GPU (same tokenizer, fresh optimizer and
-# learning-rate schedule), for the minutes a lent GPU session can spare; the result lands
-# in $RUN/export, to be compared with checkpoints/ on val before it replaces anything.
-# Usage: DATA=/path/cat_face RUN=runs/gpu-more TR_MIN=9 bash scripts/gpu_continue.sh
+# Continue the shipped checkpoints on one GPU for the minutes a lent session can spare:
+# the transformer (same tokenizer, fresh optimizer and learning-rate schedule) and, beside
+# it on the same GPU, the tokenizer's decoder alone (encoder frozen, so the tokens and the
+# transformer stay valid; L1 + L2, no adversarial term unless DEC_DISC > 0). Results land in
+# $RUN/export (transformer) and $RUN/dec (vqgan.*), to be compared with checkpoints/ on val
+# (scripts/compare_tokenizers.py, scripts/tune_decoding.py) before they replace anything.
+# Usage: DATA=/path/cat_face RUN=runs/gpu-more TR_MIN=9 DEC_MIN=9 bash scripts/gpu_continue.sh
+#        (DEC_MIN=0 skips the decoder)
 set -u
 DATA=${DATA:?folder with train/ and val/}
 RUN=${RUN:-runs/gpu-more}
 TR_MIN=${TR_MIN:-9}
+DEC_MIN=${DEC_MIN:-$TR_MIN}
 PY=${PY:-python3}
 mkdir -p "$RUN"
+dec=
+if [ "$DEC_MIN" != 0 ]; then
+    $PY train.py vqgan --data-root "$DATA" --out "$RUN/dec" --init-from checkpoints --decoder-only \
+        --disc-weight ${DEC_DISC:-0} --gan-start 0.5 --minutes "$DEC_MIN" --batch-size 128 \
+        --lr ${DEC_LR:-1e-4} --val-every 1000 --log-seconds 20 > "$RUN/dec.log" 2>&1 &
+    dec=$!
+fi
 $PY train.py transformer --data-root "$DATA" --vqgan checkpoints --init-from checkpoints \
     --out "$RUN/tr" --minutes "$TR_MIN" --batch-size 256 --lr ${LR:-3e-4} --val-every 1000 \
     --log-seconds 20 --export-to "$RUN/export" ${EXTRA_TR:-} > "$RUN/tr.log" 2>&1
+[ -n "$dec" ] && wait $dec
