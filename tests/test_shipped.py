@@ -51,3 +51,12 @@ def test_shipped_model_generates_from_nothing():
     assert len(steps) == 8 and steps[-1].image.shape == (2, 3, 64, 64)
     assert steps[0].known.sum() == 0
     assert not torch.equal(steps[-1].image[0], steps[-1].image[1])
+
+
+def test_shipped_transformer_names_the_shipped_tokens():
+    """`train.py transformer --init-from checkpoints` continues only on the tokens it names."""
+    import json
+    from maskgit.training.stage2 import tokens_digest
+    with open(os.path.join(CHECKPOINTS, "transformer.json")) as f:
+        info = json.load(f)["info"]
+    assert info["tokenizer"] == tokens_digest(CHECKPOINTS, "vqgan")
