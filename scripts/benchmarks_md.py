@@ -171,6 +171,9 @@ def main():
                   f"Inception in `{fid['fid_precision']}` precision "
                   "(see below). `fid`: decoded images vs truth (the course's protocol); "
                   "`fid_composited`: known pixels pasted back.", ""]
+        if fid.get("checkpoints"):  # which weights: rows from other weights do not merge
+            lines += ["Weights (first 16 hex digits of each file's SHA-1): " + ", ".join(
+                f"`{name}.safetensors` {digest}" for name, digest in fid["checkpoints"].items()) + ".", ""]
         final_step = fid.get("final_step", "sample")  # reports older than the option drew
         # appended to every command below so that it reproduces (and merges into) this report
         flag = "" if final_step == FINAL_STEP[0] else f" --final-step {final_step}"

@@ -50,6 +50,7 @@ def test_the_column_needs_the_same_faces_settings_and_weights(tmp_path):
     md = render(tmp_path / "w", fid_results=report("mode", 43.5, checkpoints=weights),
                 fid_results_draws=report(None, 44.5, checkpoints=dict(weights, vqgan="c")))
     assert "44.50 / 22.25" not in md
+    assert "`vqgan.safetensors` a, `transformer.safetensors` b" in md  # the weights are named
 
 
 def test_a_report_that_drew_says_so_and_its_commands_reproduce_it(tmp_path):
