@@ -70,6 +70,9 @@ def merged_results(args, fresh):
         old = json.load(fh)
     for key in ("checkpoints", "n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step"):
         was = old.get(key, "sample" if key == "final_step" else None)  # reports older than the option drew
+        if key == "checkpoints" and was is None:
+            raise MaskGITError(f"--merge: {path} does not record the weights it was made with; "
+                               "rerun its rows without --merge")
         if was != fresh[key]:
             raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
     return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
@@ -79,7 +82,8 @@ def run_fid(args):
     masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=args.device)
     score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
-    results = {"checkpoints": weights_digests(args.checkpoints), "n_images": len(truth), "fid_precision": args.fid_precision, "seed": args.seed,
+    results = {"checkpoints": weights_digests(args.checkpoints), "n_images": len(truth),
+               "fid_precision": args.fid_precision, "seed": args.seed,
                "choice_temperature": args.choice_temperature, "fill": args.fill, "final_step": args.final_step,
                "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}

@@ -3,8 +3,8 @@
 The test folder is never used here. One JSON line per tokenizer:
   python scripts/compare_tokenizers.py --data-root DATA checkpoints runs/cpu-dec
 Each argument is a folder holding vqgan.json/.safetensors (or FOLDER:NAME for another name,
-e.g. runs/gpu1/vq:vqgan_pregan). Also says whether their tokens are the same, i.e. whether a
-transformer trained on one works with the others.
+e.g. runs/gpu1/vq:vqgan_pregan). `tokens` names what decides the tokens (encoder weights and
+FSQ levels): tokenizers with the same `tokens` serve the same transformer.
 """
 import argparse
 import json

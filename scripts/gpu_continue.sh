@@ -5,6 +5,8 @@
 # transformer stay valid; L1 + L2, no adversarial term unless DEC_DISC > 0). Results land in
 # $RUN/export (transformer) and $RUN/dec (vqgan.*), to be compared with checkpoints/ on val
 # (scripts/compare_tokenizers.py, scripts/tune_decoding.py) before they replace anything.
+# The two share the GPU (both are far from its peak: small kernels), so each runs slower
+# than alone.
 # Usage: DATA=/path/cat_face RUN=runs/gpu-more TR_MIN=9 DEC_MIN=9 bash scripts/gpu_continue.sh
 #        (DEC_MIN=0 skips the decoder)
 set -u
@@ -24,4 +26,6 @@ fi
 $PY train.py transformer --data-root "$DATA" --vqgan checkpoints --init-from checkpoints \
     --out "$RUN/tr" --minutes "$TR_MIN" --batch-size 256 --lr ${LR:-3e-4} --val-every 1000 \
     --log-seconds 20 --export-to "$RUN/export" ${EXTRA_TR:-} > "$RUN/tr.log" 2>&1
-[ -n "$dec" ] && wait $dec
+tr=$?
+if [ -n "$dec" ]; then wait "$dec" || exit $?; fi
+exit $tr

@@ -51,6 +51,10 @@ def test_the_column_needs_the_same_faces_settings_and_weights(tmp_path):
                 fid_results_draws=report(None, 44.5, checkpoints=dict(weights, vqgan="c")))
     assert "44.50 / 22.25" not in md
     assert "`vqgan.safetensors` a, `transformer.safetensors` b" in md  # the weights are named
+    (tmp_path / "same").mkdir()
+    md = render(tmp_path / "same", fid_results=report("mode", 43.5, checkpoints=weights),
+                fid_results_draws=report(None, 44.5, checkpoints=weights))
+    assert "| cosine | 43.50 | 21.75 | 32.93 | 44.50 / 22.25 |" in md
 
 
 def test_a_report_that_drew_says_so_and_its_commands_reproduce_it(tmp_path):

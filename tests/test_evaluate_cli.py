@@ -131,6 +131,11 @@ def test_bench_merges_rows_into_an_earlier_report(test_dir, tmp_path, capsys):
     assert bench.main(with_other + ["--schedules", "exp", "--merge", "--final-step", "sample"]) == 2
     assert "checkpoints" in capsys.readouterr().err
     assert json.load(open(os.path.join(out_dir, "fid_results.json"))) == merged
+    # a report that does not name its weights cannot vouch for them either
+    del merged["checkpoints"]
+    json.dump(merged, open(os.path.join(out_dir, "fid_results.json"), "w"))
+    assert bench.main(common + ["--schedules", "exp", "--merge", "--final-step", "sample"]) == 2
+    assert "does not record the weights" in capsys.readouterr().err
 
 
 def test_sweet_spot_cells_can_be_added_to_an_interrupted_report(test_dir, tmp_path, capsys):

@@ -60,3 +60,12 @@ def test_shipped_transformer_names_the_shipped_tokens():
     with open(os.path.join(CHECKPOINTS, "transformer.json")) as f:
         info = json.load(f)["info"]
     assert info["tokenizer"] == tokens_digest(CHECKPOINTS, "vqgan")
+
+
+def test_the_committed_fid_reports_were_made_with_the_shipped_weights():
+    """Replacing a checkpoint makes every FID table stale until it is rerun."""
+    import json
+    from conftest import ROOT
+    from maskgit.checkpoint import weights_digests
+    with open(os.path.join(ROOT, "docs", "bench", "fid_results.json")) as f:
+        assert json.load(f)["checkpoints"] == weights_digests(CHECKPOINTS)

@@ -113,15 +113,25 @@ def test_decoder_only_tuning_keeps_the_tokens(vq_run, tiny_data_root, tmp_path):
     from maskgit.pipeline import load_vqgan
     from maskgit.training.stage2 import tokens_digest
     out = str(tmp_path / "dec")
-    assert train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run,
-                       "--decoder-only", "--disc-weight", "0", "--steps", "6", "--batch-size", "8",
-                       "--lr", "1e-3", "--device", "cpu"]) == 0
+    run = ["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run, "--disc-weight", "0",
+           "--batch-size", "8", "--lr", "1e-3", "--val-every", "2", "--device", "cpu"]
+    assert train.main(run + ["--decoder-only", "--steps", "6"]) == 0
     before, after = load_vqgan(vq_run).state_dict(), load_vqgan(out).state_dict()
     assert load_vqgan(out).config == load_vqgan(vq_run).config  # the size came from --init-from
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     assert tokens_digest(out, "vqgan") == tokens_digest(vq_run, "vqgan")
-    assert not any(r.get("phase") == "A" for r in read_log(out))  # frozen from the first step
+    phases = [r["phase"] for r in read_log(out) if "phase" in r]
+    assert phases == ["B", "B", "B"]  # frozen from the first step
+    assert not os.path.exists(os.path.join(out, "vqgan_pregan.json"))  # no GAN, no switch to mark
+    # resuming it without --decoder-only would train the encoder: refused, state untouched
+    state = open(os.path.join(out, "state.json")).read()
+    assert train.main(run + ["--steps", "8"]) == 2
+    assert open(os.path.join(out, "state.json")).read() == state
+    assert train.main(run + ["--decoder-only", "--steps", "8"]) == 0
+    assert json.load(open(os.path.join(out, "state.json")))["info"]["step"] == 8
+    assert all(torch.equal(before[k], v) for k, v in load_vqgan(out).state_dict().items()
+               if k.startswith("encoder."))
 
 
 def test_decoder_only_needs_a_tokenizer_to_start_from(tiny_data_root, tmp_path, capsys):
@@ -129,6 +139,10 @@ def test_decoder_only_needs_a_tokenizer_to_start_from(tiny_data_root, tmp_path, 
                        "--decoder-only", "--steps", "1", "--device", "cpu"])
     assert code == 2
     assert "--init-from" in capsys.readouterr().err
+    code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(tmp_path / "o"),
+                       "--disc-weight", "-1", "--steps", "1", "--device", "cpu"])
+    assert code == 2
+    assert "--disc-weight" in capsys.readouterr().err
 
 
 def test_a_transformer_keyed_by_the_old_file_digest_still_continues(vq_run, tiny_data_root, tmp_path):
@@ -157,3 +171,23 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
                        "--steps", "1", "--device", "cpu"])
     assert code == 2
     assert "image folder not found" in capsys.readouterr().err
+
+
+def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data_root, monkeypatch, capsys):
+    import importlib.util
+    import numpy as np
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location("compare_tokenizers",
+                                                  os.path.join(ROOT, "scripts", "compare_tokenizers.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    # a cheap stand-in for FID (FID itself is tested in test_fid.py)
+    monkeypatch.setattr(script, "fid", lambda a, b, **_: float(np.abs(a.astype(float) - b).mean()))
+    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
+                                     vq_run, f"{vq_run}:vqgan_pregan"])
+    script.main()
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [r["tokenizer"] for r in rows] == [vq_run, f"{vq_run}:vqgan_pregan"]
+    assert rows[0]["tokens"] == rows[1]["tokens"]  # phase B kept the encoder
+    assert rows[0]["n_images"] == 4 and all(r["psnr"] > 5 and r["fid"] > 0 for r in rows)
+    assert rows[0]["psnr"] != rows[1]["psnr"]  # the decoders differ

@@ -2,14 +2,15 @@
 
 Phase A (progress < gan_start): encoder + decoder on L1 + L2 reconstruction.
 Phase B: the encoder is frozen, so token ids no longer change, and the decoder is tuned
-with an adversarial patch loss weighted adaptively (VQGAN paper). The tokenizer as it was
-at the switch is exported as `vqgan_pregan`, with the same tokens as the final one, so
-stage 2 can start then and either decoder can be chosen afterwards.
+with an adversarial patch loss weighted adaptively (VQGAN paper; `--disc-weight 0`: L1 + L2
+only, no discriminator pass). The tokenizer as it was at the switch is exported as
+`vqgan_pregan`, with the same tokens as the final one, so stage 2 can start then and either
+decoder can be chosen afterwards.
 
-`--init-from DIR --decoder-only` tunes only the decoder of a trained tokenizer (its encoder
-frozen from the first step): the tokens stay those a shipped transformer was trained on, so
-a sharper or more accurate decoder improves every decoded image without retraining stage 2.
-With `--disc-weight 0` there is no adversarial term and no discriminator pass.
+`--init-from DIR --decoder-only` tunes only the decoder of a trained tokenizer: the encoder
+is frozen from the first step, so the tokens stay those a shipped transformer was trained
+on, and a better decoder improves every decoded image without retraining stage 2. The GAN
+still starts at `--gan-start`, after which `vqgan_pregan` is the decoder before it.
 """
 import math
 import os
@@ -64,9 +65,11 @@ def train_vqgan(args):
     os.makedirs(args.out, exist_ok=True)
     if args.decoder_only and not args.init_from:
         raise MaskGITError("--decoder-only tunes a trained tokenizer's decoder: give --init-from DIR")
+    if args.disc_weight < 0:
+        raise MaskGITError(f"--disc-weight must be 0 (no GAN) or more, not {args.disc_weight}")
     if args.init_from:  # its size wins over --channels/--res-blocks/--fsq-levels
         from ..pipeline import load_vqgan
-        model = load_vqgan(args.init_from).float().to(device)
+        model = load_vqgan(args.init_from).to(device)
     else:
         model = VQGAN(VQGANConfig(channels=tuple(args.channels), res_blocks=args.res_blocks,
                                   fsq_levels=tuple(args.fsq_levels))).to(device)
@@ -77,13 +80,18 @@ def train_vqgan(args):
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         disc = disc.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.5, 0.9))
+    # Every parameter, frozen or not (Adam skips those without gradients), so a state saved
+    # in either phase loads into the same optimizer.
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
 
     step, elapsed = 0, 0.0
     state = None if args.fresh else load_state(args.out)
     if state:
         parts, info = state
+        if info.get("decoder_only", False) != args.decoder_only:
+            raise MaskGITError(f"{args.out} holds a run {'with' if info.get('decoder_only') else 'without'} "
+                               "--decoder-only: resume it the same way, or start over with --fresh")
         model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
         opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
         step, elapsed = info["step"], info["elapsed"]
@@ -108,23 +116,28 @@ def train_vqgan(args):
 
     def export(name):
         info = {"step": step, "minutes": budget.elapsed / 60, **validate(model, val, device)}
+        if args.decoder_only:
+            info.update(decoder_only=True, init_from=args.init_from)
         save_checkpoint(model, args.out, name, "vqgan", info)
         return info
 
     def checkpoint():
         save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
                               "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
-                   {"step": step, "elapsed": budget.elapsed})
+                   {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only})
 
+    # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
+    wants_pregan = use_gan or not args.decoder_only
     model.train()
     while not ddp.any(budget.done(step)):
         progress = budget.progress(step)
         switch = progress >= args.gan_start  # the encoder freezes (if not yet) and the GAN starts
         encoder_frozen = args.decoder_only or switch
         gan_phase = use_gan and switch
-        if switch and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) and ddp.is_main:
+        if switch and wants_pregan and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) \
+                and ddp.is_main:
             log = export("vqgan_pregan")
-            print(f"\nphase B (encoder frozen{', adversarial decoder' if use_gan else ''}) from step {step}: {log}")
+            print(f"\nphase B ({'GAN' if use_gan else 'encoder frozen'}) from step {step}: {log}")
         for g in opt.param_groups:
             g["lr"] = lr_at(progress, args.lr, warmup=0.02)
         x = random_batch(train, args.batch_size, gen, device)
@@ -175,7 +188,7 @@ def train_vqgan(args):
     bar.close()
     if ddp.is_main:
         checkpoint()
-        if not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")):
+        if wants_pregan and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")):
             export("vqgan_pregan")
         info = export("vqgan")
         append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True, **info})

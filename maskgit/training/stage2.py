@@ -52,7 +52,8 @@ def tokenizer_key(args):
 
 
 def legacy_tokenizer_key(args):
-    """Before session 12 the key was the digest of the whole weights file."""
+    """The key checkpoints were named by until decoder-only tuning existed: the digest of the
+    whole weights file (still accepted: such a file also fixes the encoder)."""
     return file_digest(os.path.join(args.vqgan, f"{args.vqgan_name}.safetensors"))
 
 
