@@ -1,7 +1,11 @@
 """Training curves from run logs (log.jsonl) -> one PNG.
 
   python scripts/plot_training.py --vqgan docs/runs/gpu-h200-vqgan.jsonl \
-      --transformer docs/runs/gpu-h200-transformer.jsonl --out docs/figures/training_curves.png
+      --transformer docs/runs/gpu-h200-transformer.jsonl \
+      --decoder docs/runs/cpu-decoder-s12.jsonl --out docs/figures/training_curves.png
+
+--decoder (optional, repeatable): decoder-only tuning runs, drawn in a third panel (their
+validation may use fewer faces than the first run's, so they get their own axis).
 """
 import argparse
 import json
@@ -21,15 +25,24 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vqgan", required=True)
     p.add_argument("--transformer", required=True)
+    p.add_argument("--decoder", action="append", default=[])
     p.add_argument("--out", required=True)
     args = p.parse_args()
     vq, tr = read(args.vqgan), read(args.transformer)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=100)
+    panels = 3 if args.decoder else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.2), dpi=100)
+    a, b = axes[:2]
     a.plot([r["step"] for r in vq], [r["val_psnr"] for r in vq], "o-")
     a.set_title("tokenizer: val PSNR (dB)"); a.set_xlabel("step"); a.grid(alpha=0.3)
     pts = [r for r in tr if "val_loss" in r and not r.get("final")]
     b.plot([r["step"] for r in pts], [r["val_loss"] for r in pts], "o-", label="val masked-token loss")
     b.set_title("transformer: val loss (nats)"); b.set_xlabel("step"); b.grid(alpha=0.3)
+    for path in args.decoder:
+        pts = [r for r in read(path) if "val_psnr" in r and not r.get("final")]
+        axes[2].plot([r["step"] for r in pts], [r["val_psnr"] for r in pts], "o-", ms=3, label=path.split("/")[-1])
+    if args.decoder:
+        axes[2].set_title("decoder-only tuning: val PSNR (dB)"); axes[2].set_xlabel("step")
+        axes[2].grid(alpha=0.3); axes[2].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out)
     print("wrote", args.out)
