@@ -29,6 +29,12 @@ def to_uint8(images01):
     return (images01.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
 
 
+def psnr_uint8(images, truth):
+    """Mean PSNR in dB of uint8 images against uint8 truth."""
+    mse = ((images.astype(np.float64) - truth) ** 2).reshape(len(truth), -1).mean(1)
+    return float(np.mean(10 * np.log10(255 ** 2 / np.maximum(mse, 1e-10))))
+
+
 def run_inpainting(model, masked, holes, args):
     """Decoded and composited uint8 images for the whole folder, in batches."""
     decoded, composited = [], []
@@ -87,8 +93,7 @@ def main(argv=None):
         if args.recon:
             recon = run_reconstruction(model, truth, args.batch_size)
             inpaint_seconds = time.time() - start
-            mse = ((recon.astype(np.float64) - truth) ** 2).reshape(len(truth), -1).mean(1)
-            result.update(mode="recon", psnr=float(np.mean(10 * np.log10(255**2 / np.maximum(mse, 1e-10)))))
+            result.update(mode="recon", psnr=psnr_uint8(recon, truth))
             outputs = {"fid": recon}
         else:
             decoded, composited = run_inpainting(model, masked, holes, args)

@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit.data import load_image_folder, to_model_range  # noqa: E402
-from maskgit.evaluate import to_uint8  # noqa: E402
+from maskgit.evaluate import psnr_uint8, to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
 from maskgit.pipeline import load_vqgan  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
@@ -33,11 +33,6 @@ def reconstruct(vqgan, images, batch=128):
             recon = vqgan.decode(vqgan.encode(x))
         out.append(to_uint8((recon.float() + 1) / 2))
     return np.concatenate(out)
-
-
-def psnr_uint8(a, b):
-    mse = ((a.astype(np.float64) - b) ** 2).reshape(len(a), -1).mean(1)
-    return float(np.mean(10 * np.log10(255 ** 2 / np.maximum(mse, 1e-10))))
 
 
 def main():
