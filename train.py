@@ -24,6 +24,9 @@ def common_flags(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="ignore an existing state in --out")
     p.add_argument("--limit", type=int, help="use only the first N training images (smoke tests)")
+    p.add_argument("--distinct", action="store_true",
+                   help="train on distinct images only: of files with identical pixels keep the first "
+                   "(cat_face/train holds 11,970 files, 7,062 distinct)")
     p.add_argument("--val-limit", type=int, help="use only the first N validation images")
     p.add_argument("--val-every", type=int, default=500, help="validate every N steps")
     p.add_argument("--save-seconds", type=float, default=300, help="also save state this often")
@@ -65,12 +68,15 @@ def parse(argv):
     tr.add_argument("--init-from", help="continue from the transformer in this folder (e.g. checkpoints): "
                     "fresh optimizer and learning-rate schedule, its size (--dim/--layers/--heads ignored); "
                     "it must have been trained on the same tokenizer")
+    tr.add_argument("--tokenize-only", action="store_true",
+                    help="write the tokens of train and val into --out and stop: a run on another machine "
+                    "given that folder trains without the images (and without a budget here)")
     tr.add_argument("--dim", type=int, default=384)
     tr.add_argument("--layers", type=int, default=12)
     tr.add_argument("--heads", type=int, default=6)
     tr.add_argument("--dropout", type=float, default=0.1)
     args = parser.parse_args(argv)
-    if not args.steps and not args.minutes:
+    if not args.steps and not args.minutes and not getattr(args, "tokenize_only", False):
         parser.error("give a budget: --steps N and/or --minutes M")
     return args
 

@@ -1,4 +1,5 @@
 """Image folders -> one uint8 tensor in memory (12k faces of 64x64 are 150 MB)."""
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,11 +31,21 @@ def _read_rgb(path, size):
         return np.asarray(img, dtype=np.uint8)
 
 
-def load_image_folder(folder, size=64, limit=None, workers=8):
-    """All images of `folder` as uint8 (N, 3, size, size), sorted by file name."""
+def load_image_folder(folder, size=64, limit=None, workers=8, distinct=False):
+    """All images of `folder` as uint8 (N, 3, size, size), sorted by file name. `distinct`
+    keeps only the first of images with identical pixels: a face stored twice would weigh
+    twice in training."""
     paths = list_images(folder)[:limit]
     with ThreadPoolExecutor(workers) as pool:
         arrays = list(pool.map(lambda p: _read_rgb(p, size), paths))
+    if distinct:
+        seen, kept = set(), []
+        for a in arrays:
+            digest = hashlib.sha1(a.tobytes()).digest()
+            if digest not in seen:
+                seen.add(digest)
+                kept.append(a)
+        arrays = kept
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 

@@ -9,13 +9,25 @@
 # than alone.
 # Usage: DATA=/path/cat_face RUN=runs/gpu-more TR_MIN=9 DEC_MIN=9 bash scripts/gpu_continue.sh
 #        (DEC_MIN=0 skips the decoder)
+# A lent machine gets at most 64 MiB of working tree, and checkpoints/ alone is 57 MB: the
+# images (50 MB) do not fit beside it, but the transformer's tokens do (session 13). Make them
+# here and send them instead of the images (the decoder then cannot run: DEC_MIN=0):
+#   python train.py transformer --data-root DATA --vqgan checkpoints --out .data/tok --distinct --tokenize-only
+#   gzip -9 .data/tok/tokens-*.safetensors            # 7.6 MB -> 5.4 MB; .data/ is git-ignored
+#   (there) DATA=/tmp/none RUN=... TOKENS=".data/tok/tokens-*.gz" EXTRA_TR=--distinct DEC_MIN=0 bash scripts/gpu_continue.sh
 set -u
 DATA=${DATA:?folder with train/ and val/}
 RUN=${RUN:-runs/gpu-more}
 TR_MIN=${TR_MIN:-9}
 DEC_MIN=${DEC_MIN:-$TR_MIN}
 PY=${PY:-python3}
-mkdir -p "$RUN"
+mkdir -p "$RUN/tr"
+for f in ${TOKENS:-}; do  # a tokens cache made elsewhere (--tokenize-only), maybe gzipped
+    case "$f" in
+        *.gz) gunzip -c "$f" > "$RUN/tr/$(basename "${f%.gz}")" ;;
+        *) cp "$f" "$RUN/tr/" ;;
+    esac
+done
 dec=
 if [ "$DEC_MIN" != 0 ]; then
     $PY train.py vqgan --data-root "$DATA" --out "$RUN/dec" --init-from checkpoints --decoder-only \

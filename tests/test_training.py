@@ -1,11 +1,13 @@
 import json
 import os
+import shutil
 
 import pytest
 import torch
 
 import train
 from maskgit import load
+from maskgit.checkpoint import read_tensors
 
 
 def read_log(folder):
@@ -58,7 +60,6 @@ def test_transformer_training_lowers_masked_loss(vq_run, tiny_data_root, tmp_pat
     assert log[-1]["val_loss"] < log[0]["val_loss"]
     assert any(f.startswith("tokens-") for f in os.listdir(out))  # tokens cached once
     # the exported transformer works with the tokenizer that made its tokens
-    import shutil
     for ext in ("json", "safetensors"):
         shutil.copy(os.path.join(vq_run, f"vqgan.{ext}"), export)
     model = load(export, device="cpu")
@@ -66,6 +67,47 @@ def test_transformer_training_lowers_masked_loss(vq_run, tiny_data_root, tmp_pat
     hole = torch.zeros(1, 64, 64, dtype=torch.bool)
     hole[:, 8:24, 8:24] = True
     assert model.inpaint(image, hole, sweet_spot=3, total_iter=3).image.shape == (1, 3, 64, 64)
+
+
+def test_transformer_on_distinct_faces_records_it(vq_run, tiny_data_root, tmp_path):
+    # a train folder where every face is stored twice: --distinct trains on each once
+    root = tmp_path / "doubled"
+    shutil.copytree(tiny_data_root, root)
+    n = len(os.listdir(root / "train"))
+    for name in os.listdir(root / "train"):
+        shutil.copy(root / "train" / name, root / "train" / f"copy_{name}")
+    tiny = ["--batch-size", "8", "--dim", "32", "--layers", "2", "--heads", "4", "--device", "cpu"]
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    assert train.main(["transformer", "--data-root", str(root), "--vqgan", vq_run, "--out", first,
+                       "--steps", "1", *tiny]) == 0
+    assert train.main(["transformer", "--data-root", str(root), "--vqgan", vq_run, "--out", second,
+                       "--init-from", first, "--distinct", "--steps", "1", "--device", "cpu"]) == 0
+    [cache] = [f for f in os.listdir(second) if f.startswith("tokens-")]
+    assert cache.endswith("-all-distinct.safetensors")
+    tokens = read_tensors(os.path.join(second, cache))
+    assert len(tokens["train"]) == 2 * n  # each distinct face and its mirror image
+    with open(os.path.join(first, "transformer.json")) as f:
+        assert "distinct" not in json.load(f)["info"]
+    with open(os.path.join(second, "transformer.json")) as f:
+        info = json.load(f)["info"]
+    assert info["distinct"] is True and info["init_from"] == first
+
+
+def test_tokenize_only_then_train_without_the_images(vq_run, tiny_data_root, tmp_path, capsys):
+    # tokenize where the images are; train where only the run folder travels
+    out = str(tmp_path / "run")
+    assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run, "--out", out,
+                       "--tokenize-only", "--device", "cpu"]) == 0
+    assert "tokens of 96 train sequences (with flips) and 12 val" in capsys.readouterr().out
+    assert any(f.startswith("tokens-") for f in os.listdir(out))
+    assert not os.path.exists(os.path.join(out, "transformer.json"))
+    no_images = tmp_path / "no_images"
+    (no_images / "train").mkdir(parents=True)
+    (no_images / "val").mkdir()
+    assert train.main(["transformer", "--data-root", str(no_images), "--vqgan", vq_run, "--out", out,
+                       "--steps", "2", "--batch-size", "8", "--dim", "32", "--layers", "2", "--heads", "4",
+                       "--device", "cpu"]) == 0
+    assert os.path.exists(os.path.join(out, "transformer.json"))
 
 
 def test_transformer_continues_from_finished_weights(vq_run, tiny_data_root, tmp_path, capsys):

@@ -98,7 +98,7 @@ def train_vqgan(args):
         if ddp.is_main:
             print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
 
-    train = load_image_folder(os.path.join(args.data_root, "train"), limit=args.limit)
+    train = load_image_folder(os.path.join(args.data_root, "train"), limit=args.limit, distinct=args.distinct)
     val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.val_limit)
     if device.type == "cuda":
         train = train.to(device)

@@ -35,8 +35,8 @@ def tokens_digest(folder, name):
 
 
 @torch.no_grad()
-def encode_folder(vqgan, folder, device, flips, limit=None, batch=256):
-    images = load_image_folder(folder, limit=limit)
+def encode_folder(vqgan, folder, device, flips, limit=None, batch=256, distinct=False):
+    images = load_image_folder(folder, limit=limit, distinct=distinct)
     out = []
     for i in tqdm(range(0, len(images), batch), desc=f"tokenizing {os.path.basename(folder)}",
                   mininterval=5, leave=False):
@@ -60,12 +60,14 @@ def legacy_tokenizer_key(args):
 def cached_tokens(args, device):
     """Token ids of train (with horizontal flips) and val, computed once per tokenizer."""
     key = tokenizer_key(args)
-    path = os.path.join(args.out, f"tokens-{key}-{args.limit or 'all'}.safetensors")
+    which = f"{args.limit or 'all'}{'-distinct' if args.distinct else ''}"
+    path = os.path.join(args.out, f"tokens-{key}-{which}.safetensors")
     if os.path.exists(path):
         t = read_tensors(path)
         return t["train"].long(), t["val"].long(), key
     vqgan = load_vqgan(args.vqgan, args.vqgan_name).to(device)
-    train = encode_folder(vqgan, os.path.join(args.data_root, "train"), device, True, args.limit)
+    train = encode_folder(vqgan, os.path.join(args.data_root, "train"), device, True, args.limit,
+                         distinct=args.distinct)
     val = encode_folder(vqgan, os.path.join(args.data_root, "val"), device, False, args.val_limit)
     save_tensors({"train": train, "val": val}, path)
     return train.long(), val.long(), key
@@ -132,6 +134,12 @@ def train_transformer(args):
         torch.distributed.barrier()
         if not ddp.is_main:
             train_tokens, val_tokens, key = cached_tokens(args, device)
+    if args.tokenize_only:
+        if ddp.is_main:
+            print(f"tokens of {len(train_tokens)} train sequences (with flips) and {len(val_tokens)} val "
+                  f"faces in {args.out}")
+        ddp.close()
+        return
     model = BidirectionalTransformer(cfg).to(device)
     if start_weights is not None:
         model.load_state_dict(start_weights)
@@ -174,6 +182,10 @@ def train_transformer(args):
         ema.copy_to(shipped)
         info = {"step": step, "minutes": budget.elapsed / 60, "tokenizer": key,
                 **validate(shipped, val_tokens, cfg.mask_token_id, device)}
+        if args.init_from:  # step and minutes count this run only
+            info["init_from"] = args.init_from
+        if args.distinct:
+            info["distinct"] = True
         save_checkpoint(shipped, args.out, "transformer", "transformer", info)
         if args.export_to:
             save_checkpoint(shipped, args.export_to, "transformer", "transformer", info)
