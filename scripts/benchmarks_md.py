@@ -30,7 +30,7 @@ def fmt(v):
 
 
 # What the curve says (all seven schedules measured by session 10, the last step drawn).
-CURVE_NOTES = [
+CURVE_NOTES_DRAWN = [
     "T=1 is the same point for every schedule (one step decides all tokens). Few steps favour",
     "the schedules that decide many tokens early (linear, then cosine); the ones that keep most",
     "tokens masked until late (square, cubic) start worse and catch up by T=8. From T=8 on the",
@@ -52,6 +52,17 @@ CURVE_NOTES_MODE = [
     "each draw at a later step is conditioned on more decided neighbours. What the iterations",
     "still give, different fills for different seeds, is not what FID measures.",
 ]
+
+# The notes above were written from the curves of the first release's weights: each is shown
+# only beside a curve of the weights and decoding it describes.
+FIRST_WEIGHTS = ("0d72a50e59ea0192", "10ebf7993ce2b536")
+CURVE_NOTES = {(*FIRST_WEIGHTS, "sample"): CURVE_NOTES_DRAWN, (*FIRST_WEIGHTS, "mode"): CURVE_NOTES_MODE}
+
+
+def curve_notes(report):
+    weights = report.get("checkpoints", {})
+    return CURVE_NOTES.get((weights.get("vqgan"), weights.get("transformer"), report.get("final_step", "sample")))
+
 
 # What the measurements above say, kept beside the tables they explain (session 10).
 INCEPTION_NOTES = [
@@ -180,23 +191,35 @@ def main():
         if flag:
             lines += [f"The schedule's last step here: `--final-step {final_step}` (not the library's default, "
                       f"`{FINAL_STEP[0]}`).", ""]
-        # the last release's report, kept when the decoding changed, for a before/after column
+        # a before/after column from an earlier release's report that differs in one thing only:
+        # the decoding of the last step (fid_results_draws.json) or the weights (..._previous.json)
+        settings = ("n_images", "seed", "choice_temperature", "fill", "fid_precision")
         drawn, _ = load(args.bench, "fid_results_draws.json")
-        same_faces = drawn and all(drawn.get(k) == fid.get(k) for k in
-                                   ("checkpoints", "n_images", "seed", "choice_temperature", "fill",
-                                    "fid_precision"))
-        drawn = drawn if final_step == "mode" and same_faces and drawn.get("final_step", "sample") == "sample" else None
+        if not (drawn and all(drawn.get(k) == fid.get(k) for k in settings + ("checkpoints",))
+                and final_step == "mode" and drawn.get("final_step", "sample") == "sample"):
+            drawn = None
+        previous, _ = load(args.bench, "fid_results_previous.json")
+        if not (previous and not drawn and all(previous.get(k) == fid.get(k) for k in settings)
+                and previous.get("final_step", "sample") == final_step
+                and previous.get("checkpoints") and previous["checkpoints"] != fid.get("checkpoints")):
+            previous = None
+        before_report = drawn or previous
         if drawn:
             lines += ["The schedule's last step takes the model's most likely token for each token it decides "
                       "(`final_step=\"mode\"`, the default since session 11, chosen on validation faces: "
                       "docs/training.md). The last column is the previous release's decoding, which drew them "
                       "like the earlier steps (`--final-step sample`; same faces, seed and settings, "
                       "`fid_results_draws.json`).", ""]
-        extra_head = " | last step drawn: fid / fid_composited |" if drawn else " |"
+        if previous:
+            lines += ["The last column is the previous release's weights (" + ", ".join(
+                f"`{name}.safetensors` {digest}" for name, digest in previous["checkpoints"].items())
+                + "; same faces, seed and settings, `fid_results_previous.json`).", ""]
+        before_label = "last step drawn" if drawn else "previous weights"
+        extra_head = f" | {before_label}: fid / fid_composited |" if before_report else " |"
         lines += ["| schedule | fid (ours) | fid_composited (ours) | course fid" + extra_head,
-                  "|---|---|---|---|" + ("---|" if drawn else "")]
+                  "|---|---|---|---|" + ("---|" if before_report else "")]
         def before(row):
-            return f" {fmt(row.get('fid'))} / {fmt(row.get('fid_composited'))} |" if drawn else ""
+            return f" {fmt(row.get('fid'))} / {fmt(row.get('fid_composited'))} |" if before_report else ""
         rows = dict(fid["schedules"])
         evaluated, _ = load(args.bench, "evaluate_cosine_10_10.json")
         if "cosine" not in rows and evaluated and evaluated.get("final_step", "sample") == final_step:
@@ -206,26 +229,30 @@ def main():
         for name, row in rows.items():
             note = f" ({row['note']})" if row.get("note") else ""
             lines.append(f"| {name}{note} | {fmt(row['fid'])} | {fmt(row['fid_composited'])} | {fmt(row.get('course_fid'))} |"
-                         + before(drawn.get("schedules", {}).get(name, {}) if drawn else {}))
+                         + before(before_report.get("schedules", {}).get(name, {}) if before_report else {}))
         not_run = [name for name in SCHEDULES if name not in rows]
         if not_run:
             lines += ["", f"Not run yet: {', '.join(not_run)} (add them with `--schedules {' '.join(not_run)} "
                       "--skip-sweet --merge`)."]
-        lines += ["", "Reference rows, same FID code and images:", "", "| reference | fid |", "|---|---|"]
+        lines += ["", "Reference rows, same FID code and images:", "",
+                  "| reference | fid |" + (" previous weights |" if previous else ""),
+                  "|---|---|" + ("---|" if previous else "")]
         names = {"gray_fill": "gray-filled input (`masked_image`)", "opencv_telea": "OpenCV Telea, radius 3",
                  "vqgan_reconstruction": "our tokenizer's reconstruction of the truth (floor of `fid`)"}
         for k, v in fid["reference"].items():
-            lines.append(f"| {names.get(k, k)} | {fmt(v)} |")
+            lines.append(f"| {names.get(k, k)} | {fmt(v)} |"
+                         + (f" {fmt(previous['reference'].get(k))} |" if previous else ""))
         if fid.get("sweet_spot_table"):
             lines += ["", "## FID per (sweet spot, total iterations), cosine", "",
                       "| (sweet spot, total) | fid (ours) | fid_composited (ours) | course fid" + extra_head,
-                      "|---|---|---|---|" + ("---|" if drawn else "")]
+                      "|---|---|---|---|" + ("---|" if before_report else "")]
             table = fid["sweet_spot_table"]
             for s, total in COURSE_CELLS:
                 row = table.get(f"{s},{total}", {})
                 lines.append(f"| ({s},{total}) | {fmt(row.get('fid'))} | {fmt(row.get('fid_composited'))} | "
                              f"{fmt(COURSE_SWEET[(s, total)])} |"
-                             + before(drawn.get("sweet_spot_table", {}).get(f"{s},{total}", {}) if drawn else {}))
+                             + before(before_report.get("sweet_spot_table", {}).get(f"{s},{total}", {})
+                                      if before_report else {}))
             if drawn:
                 early_cells = [f"{s},{t}" for s, t in COURSE_CELLS if s < t and f"{s},{t}" in table]
                 same = all(table[c].get(k) == drawn.get("sweet_spot_table", {}).get(c, {}).get(k)
@@ -278,21 +305,21 @@ def main():
             lines += ["| schedule | " + " | ".join(f"T={t}" for t in totals) + " |", "|---|" + "---|" * len(totals)]
             for name, points in curve.items():
                 lines.append(f"| {name} | " + " | ".join(fmt(points.get(str(t))) for t in totals) + " |")
-            if curve_report is fid and drawn and drawn.get("curve_images") == fid["curve_images"]:
-                # the same points with the previous release's decoding, for comparison
+            if (curve_report is fid and before_report
+                    and before_report.get("curve_images") == fid["curve_images"]):
+                # the same points from the previous release, for comparison
                 for name in curve:
-                    if name in drawn.get("curve", {}):
-                        lines.append(f"| {name}, last step drawn | "
-                                     + " | ".join(fmt(drawn["curve"][name].get(str(t))) for t in totals) + " |")
+                    if name in before_report.get("curve", {}):
+                        lines.append(f"| {name}, {before_label} | " + " | ".join(
+                            fmt(before_report["curve"][name].get(str(t))) for t in totals) + " |")
             missing = [name for name in COURSE_SCHEDULES if any(str(t) not in curve.get(name, {}) for t in totals)]
             if missing:
                 lines += ["", f"Not run yet (or cut short: – in the table): {', '.join(missing)} (each about 20 "
                           "minutes here; the command below "
                           f"with `--curve-schedules {' '.join(missing)}` adds them)."]
-            if curve_report.get("final_step", "sample") == "mode":  # written from the schedules measured
-                lines += ["", *CURVE_NOTES_MODE]
-            elif not missing:  # the notes describe the complete curve with draws
-                lines += ["", *CURVE_NOTES]
+            notes = curve_notes(curve_report)
+            if notes and (curve_report.get("final_step") == "mode" or not missing):
+                lines += ["", *notes]  # the draws' notes describe their complete curve
             extra = [name for name in SCHEDULES if name not in COURSE_SCHEDULES
                      and any(str(t) not in curve.get(name, {}) for t in totals)]
             if extra:

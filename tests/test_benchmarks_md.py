@@ -2,6 +2,7 @@
 small hand-made reports, to check that the decoding each report used is stated."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -61,3 +62,33 @@ def test_a_report_that_drew_says_so_and_its_commands_reproduce_it(tmp_path):
     md = render(tmp_path, fid_results=report(None, 44.5))
     assert "`--final-step sample` (not the library's default, `mode`)" in md
     assert "--schedules cosine linear square cubic --final-step sample --out docs/bench" in md
+
+
+def test_new_weights_show_the_previous_weights_beside_them(tmp_path):
+    old, new = {"vqgan": "a", "transformer": "b"}, {"vqgan": "c", "transformer": "d"}
+    current = report("mode", 33.5, checkpoints=new, curve=True)
+    current["reference"]["vqgan_reconstruction"] = 25.9
+    earlier = report("mode", 43.5, checkpoints=old, curve=True)
+    earlier["reference"]["vqgan_reconstruction"] = 26.8
+    md = render(tmp_path, fid_results=current, fid_results_previous=earlier)
+    assert "| cosine | 33.50 | 16.75 | 32.93 | 43.50 / 21.75 |" in md
+    assert "| (8,8) | 34.50 | 20.00 | 33.82 | 44.50 / 20.00 |" in md
+    assert "`vqgan.safetensors` a, `transformer.safetensors` b; same faces" in md
+    assert "| our tokenizer's reconstruction of the truth (floor of `fid`) | 25.90 | 26.80 |" in md
+    assert "| cosine, previous weights | 80.00 | 60.00 |" in md
+    # another decoding, or the same weights, is not a comparison of weights
+    for other in (report("sample", 43.5, checkpoints=old), report("mode", 43.5, checkpoints=new)):
+        (tmp_path / "x").mkdir()
+        md = render(tmp_path / "x", fid_results=current, fid_results_previous=other)
+        assert "43.50 / 21.75" not in md and "previous weights" not in md
+        shutil.rmtree(tmp_path / "x")
+
+
+def test_curve_notes_only_beside_the_curve_they_describe(tmp_path):
+    first = {"vqgan": "0d72a50e59ea0192", "transformer": "10ebf7993ce2b536"}
+    md = render(tmp_path, fid_results=report("mode", 43.5, checkpoints=first, curve=True))
+    assert "already scores 58.9" in md
+    (tmp_path / "new").mkdir()
+    md = render(tmp_path / "new", fid_results=report("mode", 33.5, checkpoints={"vqgan": "c", "transformer": "d"},
+                                                     curve=True))
+    assert "| cosine | 80.00 | 60.00 |" in md and "58.9" not in md
