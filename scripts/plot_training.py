@@ -1,8 +1,12 @@
 """Training curves from run logs (log.jsonl) -> one PNG.
 
   python scripts/plot_training.py --vqgan docs/runs/gpu-h200-vqgan.jsonl \
-      --transformer docs/runs/gpu-h200-transformer.jsonl \
+      --transformer docs/runs/gpu-h200-transformer.jsonl docs/runs/gpu-h200-transformer-s13a.jsonl \
+          docs/runs/gpu-h200-transformer-s13b.jsonl \
       --decoder docs/runs/cpu-decoder-s12.jsonl --out docs/figures/training_curves.png
+
+--transformer: one run, then the runs that continued it (--init-from), in order; their steps
+are counted on from where the previous run ended.
 
 --decoder (optional, repeatable): decoder-only tuning runs, drawn in a third panel (their
 validation may use fewer faces than the first run's, so they get their own axis).
@@ -24,18 +28,25 @@ def read(path):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vqgan", required=True)
-    p.add_argument("--transformer", required=True)
+    p.add_argument("--transformer", required=True, nargs="+")
     p.add_argument("--decoder", action="append", default=[])
     p.add_argument("--out", required=True)
     args = p.parse_args()
-    vq, tr = read(args.vqgan), read(args.transformer)
+    vq = read(args.vqgan)
     panels = 3 if args.decoder else 2
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.2), dpi=100)
     a, b = axes[:2]
     a.plot([r["step"] for r in vq], [r["val_psnr"] for r in vq], "o-")
     a.set_title("tokenizer: val PSNR (dB)"); a.set_xlabel("step"); a.grid(alpha=0.3)
-    pts = [r for r in tr if "val_loss" in r and not r.get("final")]
-    b.plot([r["step"] for r in pts], [r["val_loss"] for r in pts], "o-", label="val masked-token loss")
+    offset = 0
+    for i, path in enumerate(args.transformer):
+        run = read(path)
+        pts = [r for r in run if "val_loss" in r and not r.get("final")]
+        b.plot([offset + r["step"] for r in pts], [r["val_loss"] for r in pts], "o-", ms=3,
+               label=path.split("/")[-1] if i else f"{path.split('/')[-1]} (first run)")
+        offset += max(r["step"] for r in run)
+    if len(args.transformer) > 1:
+        b.legend(fontsize=7)
     b.set_title("transformer: val loss (nats)"); b.set_xlabel("step"); b.grid(alpha=0.3)
     for path in args.decoder:
         pts = [r for r in read(path) if "val_psnr" in r and not r.get("final")]
