@@ -23,10 +23,11 @@ def common_flags(p):
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="ignore an existing state in --out")
-    p.add_argument("--limit", type=int, help="use only the first N training images (smoke tests)")
+    p.add_argument("--limit", type=int, help="use only the first N training files (smoke tests)")
     p.add_argument("--distinct", action="store_true",
-                   help="train on distinct images only: of files with identical pixels keep the first "
-                   "(cat_face/train holds 11,970 files, 7,062 distinct)")
+                   help="train on distinct faces only: of training images identical after loading "
+                   "(64x64 RGB), keep the first by file name (cat_face/train holds 11,970 files, 7,062 "
+                   "distinct); counted after --limit")
     p.add_argument("--val-limit", type=int, help="use only the first N validation images")
     p.add_argument("--val-every", type=int, default=500, help="validate every N steps")
     p.add_argument("--save-seconds", type=float, default=300, help="also save state this often")
@@ -69,8 +70,9 @@ def parse(argv):
                     "fresh optimizer and learning-rate schedule, its size (--dim/--layers/--heads ignored); "
                     "it must have been trained on the same tokenizer")
     tr.add_argument("--tokenize-only", action="store_true",
-                    help="write the tokens of train and val into --out and stop: a run on another machine "
-                    "given that folder trains without the images (and without a budget here)")
+                    help="write the tokens of train and val into --out and stop (no budget needed): a run "
+                    "given that folder trains without the images, with the same --vqgan, --limit, "
+                    "--distinct and --val-limit (an existing cache is reused)")
     tr.add_argument("--dim", type=int, default=384)
     tr.add_argument("--layers", type=int, default=12)
     tr.add_argument("--heads", type=int, default=6)

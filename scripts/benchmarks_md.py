@@ -211,6 +211,9 @@ def main():
                       "like the earlier steps (`--final-step sample`; same faces, seed and settings, "
                       "`fid_results_draws.json`).", ""]
         if previous:
+            if final_step == "mode":
+                lines += ["The schedule's last step takes the model's most likely token for each token it "
+                          "decides (`final_step=\"mode\"`, the default since session 11).", ""]
             lines += ["The last column is the previous release's weights (" + ", ".join(
                 f"`{name}.safetensors` {digest}" for name, digest in previous["checkpoints"].items())
                 + "; same faces, seed and settings, `fid_results_previous.json`).", ""]
@@ -241,7 +244,7 @@ def main():
                  "vqgan_reconstruction": "our tokenizer's reconstruction of the truth (floor of `fid`)"}
         for k, v in fid["reference"].items():
             lines.append(f"| {names.get(k, k)} | {fmt(v)} |"
-                         + (f" {fmt(previous['reference'].get(k))} |" if previous else ""))
+                         + (f" {fmt(previous.get('reference', {}).get(k))} |" if previous else ""))
         if fid.get("sweet_spot_table"):
             lines += ["", "## FID per (sweet spot, total iterations), cosine", "",
                       "| (sweet spot, total) | fid (ours) | fid_composited (ours) | course fid" + extra_head,
@@ -318,8 +321,9 @@ def main():
                           "minutes here; the command below "
                           f"with `--curve-schedules {' '.join(missing)}` adds them)."]
             notes = curve_notes(curve_report)
+            # the notes on draws describe their complete curve
             if notes and (curve_report.get("final_step") == "mode" or not missing):
-                lines += ["", *notes]  # the draws' notes describe their complete curve
+                lines += ["", *notes]
             extra = [name for name in SCHEDULES if name not in COURSE_SCHEDULES
                      and any(str(t) not in curve.get(name, {}) for t in totals)]
             if extra:

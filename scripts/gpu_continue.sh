@@ -9,12 +9,13 @@
 # than alone.
 # Usage: DATA=/path/cat_face RUN=runs/gpu-more TR_MIN=9 DEC_MIN=9 bash scripts/gpu_continue.sh
 #        (DEC_MIN=0 skips the decoder)
-# A lent machine gets at most 64 MiB of working tree, and checkpoints/ alone is 57 MB: the
-# images (50 MB) do not fit beside it, but the transformer's tokens do (session 13). Make them
-# here and send them instead of the images (the decoder then cannot run: DEC_MIN=0):
+# When the copy sent to the GPU machine is size-limited (64 MiB where this project borrows one,
+# and checkpoints/ alone is 57 MB), the images (50 MB) do not fit beside the weights, but the
+# transformer's tokens do. Make them here and send them instead (the decoder then cannot run):
 #   python train.py transformer --data-root DATA --vqgan checkpoints --out .data/tok --distinct --tokenize-only
-#   gzip -9 .data/tok/tokens-*.safetensors            # 7.6 MB -> 5.4 MB; .data/ is git-ignored
-#   (there) DATA=/tmp/none RUN=... TOKENS=".data/tok/tokens-*.gz" EXTRA_TR=--distinct DEC_MIN=0 bash scripts/gpu_continue.sh
+#   gzip -9 -k .data/tok/tokens-*.safetensors         # 7.6 MB -> 5.4 MB; .data/ is git-ignored
+#   (there) DATA=/tmp/none RUN=... TOKENS=".data/tok/tokens-*.gz" EXTRA_TR=--distinct DEC_MIN=0 \
+#           bash scripts/gpu_continue.sh
 set -u
 DATA=${DATA:?folder with train/ and val/}
 RUN=${RUN:-runs/gpu-more}
@@ -23,10 +24,13 @@ DEC_MIN=${DEC_MIN:-$TR_MIN}
 PY=${PY:-python3}
 mkdir -p "$RUN/tr"
 for f in ${TOKENS:-}; do  # a tokens cache made elsewhere (--tokenize-only), maybe gzipped
-    case "$f" in
-        *.gz) gunzip -c "$f" > "$RUN/tr/$(basename "${f%.gz}")" ;;
-        *) cp "$f" "$RUN/tr/" ;;
-    esac
+    [ -f "$f" ] || { echo "TOKENS: no file $f" >&2; exit 2; }
+    name="$RUN/tr/$(basename "${f%.gz}")"
+    case "$f" in  # written under another name first: a broken copy must not look like a cache
+        *.gz) gunzip -c "$f" > "$name.part" ;;
+        *) cp "$f" "$name.part" ;;
+    esac || exit 2
+    mv "$name.part" "$name"
 done
 dec=
 if [ "$DEC_MIN" != 0 ]; then

@@ -13,6 +13,7 @@ validation may use fewer faces than the first run's, so they get their own axis)
 """
 import argparse
 import json
+import os
 
 import matplotlib
 
@@ -42,15 +43,17 @@ def main():
     for i, path in enumerate(args.transformer):
         run = read(path)
         pts = [r for r in run if "val_loss" in r and not r.get("final")]
+        if i:
+            b.axvline(offset, color="gray", lw=0.8, ls=":")  # where the continuation began
         b.plot([offset + r["step"] for r in pts], [r["val_loss"] for r in pts], "o-", ms=3,
-               label=path.split("/")[-1] if i else f"{path.split('/')[-1]} (first run)")
-        offset += max(r["step"] for r in run)
+               label=os.path.basename(path) + ("" if i else " (first run)"))
+        offset += max((r["step"] for r in run), default=0)
     if len(args.transformer) > 1:
         b.legend(fontsize=7)
     b.set_title("transformer: val loss (nats)"); b.set_xlabel("step"); b.grid(alpha=0.3)
     for path in args.decoder:
         pts = [r for r in read(path) if "val_psnr" in r and not r.get("final")]
-        axes[2].plot([r["step"] for r in pts], [r["val_psnr"] for r in pts], "o-", ms=3, label=path.split("/")[-1])
+        axes[2].plot([r["step"] for r in pts], [r["val_psnr"] for r in pts], "o-", ms=3, label=os.path.basename(path))
     if args.decoder:
         axes[2].set_title("decoder-only tuning: val PSNR (dB)"); axes[2].set_xlabel("step")
         axes[2].grid(alpha=0.3); axes[2].legend(fontsize=7)

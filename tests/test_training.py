@@ -7,7 +7,7 @@ import torch
 
 import train
 from maskgit import load
-from maskgit.checkpoint import read_tensors
+from maskgit.checkpoint import file_digest, read_tensors
 
 
 def read_log(folder):
@@ -69,7 +69,7 @@ def test_transformer_training_lowers_masked_loss(vq_run, tiny_data_root, tmp_pat
     assert model.inpaint(image, hole, sweet_spot=3, total_iter=3).image.shape == (1, 3, 64, 64)
 
 
-def test_transformer_on_distinct_faces_records_it(vq_run, tiny_data_root, tmp_path):
+def test_transformer_on_distinct_faces_records_it(vq_run, tiny_data_root, tmp_path, capsys):
     # a train folder where every face is stored twice: --distinct trains on each once
     root = tmp_path / "doubled"
     shutil.copytree(tiny_data_root, root)
@@ -84,6 +84,10 @@ def test_transformer_on_distinct_faces_records_it(vq_run, tiny_data_root, tmp_pa
                        "--init-from", first, "--distinct", "--steps", "1", "--device", "cpu"]) == 0
     [cache] = [f for f in os.listdir(second) if f.startswith("tokens-")]
     assert cache.endswith("-all-distinct.safetensors")
+    # resuming that folder on other data is refused, not mixed in
+    assert train.main(["transformer", "--data-root", str(root), "--vqgan", vq_run, "--out", second,
+                       "--steps", "2", "--device", "cpu"]) == 2
+    assert "holds a run on data 'all-distinct'" in capsys.readouterr().err
     tokens = read_tensors(os.path.join(second, cache))
     assert len(tokens["train"]) == 2 * n  # each distinct face and its mirror image
     with open(os.path.join(first, "transformer.json")) as f:
@@ -91,6 +95,7 @@ def test_transformer_on_distinct_faces_records_it(vq_run, tiny_data_root, tmp_pa
     with open(os.path.join(second, "transformer.json")) as f:
         info = json.load(f)["info"]
     assert info["distinct"] is True and info["init_from"] == first
+    assert info["init_from_digest"] == file_digest(os.path.join(first, "transformer.safetensors"))
 
 
 def test_tokenize_only_then_train_without_the_images(vq_run, tiny_data_root, tmp_path, capsys):
@@ -98,8 +103,10 @@ def test_tokenize_only_then_train_without_the_images(vq_run, tiny_data_root, tmp
     out = str(tmp_path / "run")
     assert train.main(["transformer", "--data-root", tiny_data_root, "--vqgan", vq_run, "--out", out,
                        "--tokenize-only", "--device", "cpu"]) == 0
-    assert "tokens of 96 train sequences (with flips) and 12 val" in capsys.readouterr().out
-    assert any(f.startswith("tokens-") for f in os.listdir(out))
+    printed = capsys.readouterr().out
+    assert "tokens of 96 train sequences (with flips) and 12 val faces in " in printed
+    [cache] = [f for f in os.listdir(out) if f.startswith("tokens-")]
+    assert cache in printed
     assert not os.path.exists(os.path.join(out, "transformer.json"))
     no_images = tmp_path / "no_images"
     (no_images / "train").mkdir(parents=True)
@@ -108,6 +115,11 @@ def test_tokenize_only_then_train_without_the_images(vq_run, tiny_data_root, tmp
                        "--steps", "2", "--batch-size", "8", "--dim", "32", "--layers", "2", "--heads", "4",
                        "--device", "cpu"]) == 0
     assert os.path.exists(os.path.join(out, "transformer.json"))
+    # a cache for other data is not this run's: a clear refusal, naming what was found
+    assert train.main(["transformer", "--data-root", str(no_images), "--vqgan", vq_run, "--out", out,
+                       "--distinct", "--steps", "1", "--fresh", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "no tokens cache" in err and cache in err
 
 
 def test_transformer_continues_from_finished_weights(vq_run, tiny_data_root, tmp_path, capsys):

@@ -89,6 +89,9 @@ def train_vqgan(args):
     state = None if args.fresh else load_state(args.out)
     if state:
         parts, info = state
+        if info.get("distinct", args.distinct) != args.distinct:  # older states did not record it
+            raise MaskGITError(f"{args.out} holds a run {'with' if info['distinct'] else 'without'} --distinct: "
+                               "resume it the same way, or start over with --fresh")
         if info.get("decoder_only", False) != args.decoder_only:
             raise MaskGITError(f"{args.out} holds a run {'with' if info.get('decoder_only') else 'without'} "
                                "--decoder-only: resume it the same way, or start over with --fresh")
@@ -118,13 +121,16 @@ def train_vqgan(args):
         info = {"step": step, "minutes": budget.elapsed / 60, **validate(model, val, device)}
         if args.decoder_only:
             info.update(decoder_only=True, init_from=args.init_from)
+        if args.distinct:
+            info["distinct"] = True
         save_checkpoint(model, args.out, name, "vqgan", info)
         return info
 
     def checkpoint():
         save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
                               "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
-                   {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only})
+                   {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
+                    "distinct": args.distinct})
 
     # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
     wants_pregan = use_gan or not args.decoder_only

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..checkpoint import (file_digest, load_checkpoint, read_json, read_tensors, save_checkpoint,
                           save_tensors)
-from ..data import load_image_folder, to_model_range
+from ..data import IMAGE_EXTENSIONS, load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..pipeline import load_vqgan
 from ..transformer import BidirectionalTransformer, TransformerConfig
@@ -57,14 +57,28 @@ def legacy_tokenizer_key(args):
     return file_digest(os.path.join(args.vqgan, f"{args.vqgan_name}.safetensors"))
 
 
+def data_name(args):
+    """Which training data: the part of the tokens cache's name after the tokenizer key."""
+    return (f"{args.limit or 'all'}{'-distinct' if args.distinct else ''}"
+            + (f"-val{args.val_limit}" if args.val_limit else ""))
+
+
+def tokens_path(args):
+    return os.path.join(args.out, f"tokens-{tokenizer_key(args)}-{data_name(args)}.safetensors")
+
+
 def cached_tokens(args, device):
-    """Token ids of train (with horizontal flips) and val, computed once per tokenizer."""
-    key = tokenizer_key(args)
-    which = f"{args.limit or 'all'}{'-distinct' if args.distinct else ''}"
-    path = os.path.join(args.out, f"tokens-{key}-{which}.safetensors")
+    """Token ids of train (with horizontal flips) and val, computed once per tokenizer and data."""
+    key, path = tokenizer_key(args), tokens_path(args)
     if os.path.exists(path):
         t = read_tensors(path)
         return t["train"].long(), t["val"].long(), key
+    train_dir = os.path.join(args.data_root, "train")
+    if not (os.path.isdir(train_dir) and any(n.lower().endswith(IMAGE_EXTENSIONS) for n in os.listdir(train_dir))):
+        found = sorted(f for f in os.listdir(args.out) if f.startswith("tokens-")) if os.path.isdir(args.out) else []
+        raise MaskGITError(f"no images in {train_dir} and no tokens cache "
+                           f"{path} (a cache from --tokenize-only needs the same --vqgan, --limit, --distinct "
+                           f"and --val-limit; found: {', '.join(found) or 'none'})")
     vqgan = load_vqgan(args.vqgan, args.vqgan_name).to(device)
     train = encode_folder(vqgan, os.path.join(args.data_root, "train"), device, True, args.limit,
                          distinct=args.distinct)
@@ -125,7 +139,7 @@ def train_transformer(args):
     cfg = TransformerConfig(vocab_size=vocab, dim=args.dim, n_layers=args.layers, n_heads=args.heads,
                             dropout=args.dropout)
     start_weights = None
-    if getattr(args, "init_from", None):  # checked before tokenizing: a refusal costs nothing
+    if args.init_from:  # checked before tokenizing: a refusal costs nothing
         start_weights, cfg = initial_weights(args.init_from, (tokenizer_key(args), legacy_tokenizer_key(args)),
                                              vocab, args.dropout)
     if ddp.is_main:
@@ -137,7 +151,7 @@ def train_transformer(args):
     if args.tokenize_only:
         if ddp.is_main:
             print(f"tokens of {len(train_tokens)} train sequences (with flips) and {len(val_tokens)} val "
-                  f"faces in {args.out}")
+                  f"faces in {tokens_path(args)}")
         ddp.close()
         return
     model = BidirectionalTransformer(cfg).to(device)
@@ -153,6 +167,10 @@ def train_transformer(args):
     state = None if args.fresh else load_state(args.out)
     if state:
         parts, info = state
+        if info.get("data", data_name(args)) != data_name(args):  # older states did not record it
+            raise MaskGITError(f"{args.out} holds a run on data '{info['data']}', this one asks for "
+                               f"'{data_name(args)}' (--limit, --distinct, --val-limit): resume it the same "
+                               "way, or start over with --fresh")
         model.load_state_dict(parts["model"]); opt.load_state_dict(parts["opt"])
         ema.shadow = {k: v.float().to(device) for k, v in parts["ema"].items()}
         step, elapsed = info["step"], info["elapsed"]
@@ -175,15 +193,16 @@ def train_transformer(args):
 
     def checkpoint():
         save_state(args.out, {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow},
-                   {"step": step, "elapsed": budget.elapsed, "tokens": key})
+                   {"step": step, "elapsed": budget.elapsed, "tokens": key, "data": data_name(args)})
 
     def export():
         shipped = BidirectionalTransformer(cfg).to(device)
         ema.copy_to(shipped)
         info = {"step": step, "minutes": budget.elapsed / 60, "tokenizer": key,
                 **validate(shipped, val_tokens, cfg.mask_token_id, device)}
-        if args.init_from:  # step and minutes count this run only
-            info["init_from"] = args.init_from
+        if start_weights is not None:  # step and minutes count this run only; this names where it began
+            info.update(init_from=args.init_from, init_from_digest=file_digest(
+                os.path.join(args.init_from, "transformer.safetensors")))
         if args.distinct:
             info["distinct"] = True
         save_checkpoint(shipped, args.out, "transformer", "transformer", info)
