@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..checkpoint import (file_digest, load_checkpoint, read_json, read_tensors, save_checkpoint,
                           save_tensors)
-from ..data import IMAGE_EXTENSIONS, load_image_folder, to_model_range
+from ..data import list_images, load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..pipeline import load_vqgan
 from ..transformer import BidirectionalTransformer, TransformerConfig
@@ -63,22 +63,24 @@ def data_name(args):
             + (f"-val{args.val_limit}" if args.val_limit else ""))
 
 
-def tokens_path(args):
-    return os.path.join(args.out, f"tokens-{tokenizer_key(args)}-{data_name(args)}.safetensors")
+def tokens_path(args, key):
+    return os.path.join(args.out, f"tokens-{key}-{data_name(args)}.safetensors")
 
 
 def cached_tokens(args, device):
     """Token ids of train (with horizontal flips) and val, computed once per tokenizer and data."""
-    key, path = tokenizer_key(args), tokens_path(args)
+    key = tokenizer_key(args)
+    path = tokens_path(args, key)
     if os.path.exists(path):
         t = read_tensors(path)
         return t["train"].long(), t["val"].long(), key
-    train_dir = os.path.join(args.data_root, "train")
-    if not (os.path.isdir(train_dir) and any(n.lower().endswith(IMAGE_EXTENSIONS) for n in os.listdir(train_dir))):
+    try:
+        list_images(os.path.join(args.data_root, "train"))
+    except MaskGITError as e:  # say which cache was looked for, too
         found = sorted(f for f in os.listdir(args.out) if f.startswith("tokens-")) if os.path.isdir(args.out) else []
-        raise MaskGITError(f"no images in {train_dir} and no tokens cache "
-                           f"{path} (a cache from --tokenize-only needs the same --vqgan, --limit, --distinct "
-                           f"and --val-limit; found: {', '.join(found) or 'none'})")
+        raise MaskGITError(f"{e}, and no tokens cache {path} (a cache from --tokenize-only needs the same "
+                           f"--vqgan, --limit, --distinct and --val-limit; found: {', '.join(found) or 'none'})"
+                           ) from None
     vqgan = load_vqgan(args.vqgan, args.vqgan_name).to(device)
     train = encode_folder(vqgan, os.path.join(args.data_root, "train"), device, True, args.limit,
                          distinct=args.distinct)
@@ -151,7 +153,7 @@ def train_transformer(args):
     if args.tokenize_only:
         if ddp.is_main:
             print(f"tokens of {len(train_tokens)} train sequences (with flips) and {len(val_tokens)} val "
-                  f"faces in {tokens_path(args)}")
+                  f"faces in {tokens_path(args, key)}")
         ddp.close()
         return
     model = BidirectionalTransformer(cfg).to(device)
