@@ -59,6 +59,11 @@ def telea(masked, holes):
                      for m, h in zip(masked, holes)])
 
 
+# What a report's rows depend on besides the faces: rows merge only when all of these agree.
+REPORT_SETTINGS = ("checkpoints", "n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step")
+REPORT_TABLES = ("reference", "schedules", "sweet_spot_table", "curve")
+
+
 def merged_results(args, fresh):
     """The results already in --out (a finished or an interrupted run), to add rows to:
     the settings must be the same."""
@@ -68,7 +73,7 @@ def merged_results(args, fresh):
         raise MaskGITError(f"--merge needs an earlier {candidates[0]} (give --out)")
     with open(path) as fh:
         old = json.load(fh)
-    for key in ("checkpoints", "n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step"):
+    for key in REPORT_SETTINGS:
         was = old.get(key, "sample" if key == "final_step" else None)  # reports older than the option drew
         if key == "checkpoints" and was is None:
             raise MaskGITError(f"--merge: {path} does not record the weights it was made with; "
@@ -76,6 +81,44 @@ def merged_results(args, fresh):
         if was != fresh[key]:
             raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
     return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
+
+
+def _add_row(table, row, value, where):
+    if row in table and table[row] != value:
+        raise MaskGITError(f"{where} row {row!r} differs between the reports: {table[row]} and {value}")
+    table[row] = value
+
+
+def combine_reports(reports):
+    """One report from several made with the same settings and weights, each holding some of
+    the rows (e.g. two one-thread processes side by side: about 1.3 times the throughput of
+    one two-thread process on this CPU). A row in two reports must have the same numbers."""
+    if not reports:
+        raise MaskGITError("nothing to combine")
+    first = reports[0]
+    combined = {key: first.get(key) for key in REPORT_SETTINGS}
+    combined.update({table: {} for table in REPORT_TABLES})
+    for report in reports:
+        for key in REPORT_SETTINGS:
+            if report.get(key) != first.get(key):
+                raise MaskGITError(f"cannot combine reports made with {key}={first.get(key)!r} "
+                                   f"and {key}={report.get(key)!r}")
+        if report.get("curve"):
+            n = combined.setdefault("curve_images", report.get("curve_images"))
+            if report.get("curve_images") != n:
+                raise MaskGITError(f"the curves used {n} and {report.get('curve_images')} faces")
+        for table in REPORT_TABLES:
+            for row, value in report.get(table, {}).items():
+                if table == "curve":  # one schedule's points may come from several reports
+                    for total, point in value.items():
+                        _add_row(combined["curve"].setdefault(row, {}), total, point, f"curve {row}")
+                else:
+                    _add_row(combined[table], row, value, table)
+    cosine = combined["schedules"].get("cosine")
+    if combined["sweet_spot_table"] and cosine and "10,10" not in combined["sweet_spot_table"]:
+        # the (10, 10) cell is the cosine row, as run_fid fills it
+        combined["sweet_spot_table"]["10,10"] = dict(cosine, course_fid=COURSE_SWEET[(10, 10)])
+    return combined
 
 
 def run_fid(args):

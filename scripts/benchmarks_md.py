@@ -290,6 +290,8 @@ def main():
                   "# more rows into the same report (same settings; reference rows are kept):",
                   "python -m maskgit.bench fid --test-dir ../shared/data/cat_face_test \\",
                   f"    --schedules sqrt log exp --skip-sweet{flag} --merge --out docs/bench",
+                  "# or every table of this page at once, as two processes side by side (about 100 min here):",
+                  "TEST_DIR=../shared/data/cat_face_test bash scripts/rerun_benchmarks.sh",
                   "```", "",
                   "The cosine (10, 10) row is the same computation as",
                   "`python -m maskgit.evaluate --test-dir ../shared/data/cat_face_test --schedule cosine "
