@@ -10,6 +10,7 @@
 # and linear FID-vs-iterations curves on 256 faces (about 43). Progress:
 # $WORK/{a,b}/fid_results.partial.json; logs: $WORK/{a,b}.log.
 set -eu
+[ -f maskgit/bench.py ] || { echo "run this from the repository root" >&2; exit 2; }
 TEST_DIR=${TEST_DIR:-../shared/data/cat_face_test}
 CHECKPOINTS=${CHECKPOINTS:-checkpoints}
 WORK=${WORK:-/tmp/bench-rerun}
@@ -24,6 +25,7 @@ a=$!
 bench --out "$WORK/b" --schedules --sweet-totals 12 20 --curve-totals 1 2 4 8 12 16 20 \
     --curve-schedules cosine linear --curve-limit 256 > "$WORK/b.log" 2>&1 &
 b=$!
+trap 'kill $a $b 2>/dev/null' INT TERM  # an interrupted rerun must not leave the halves running
 status=0
 wait $a || { echo "half A failed: $WORK/a.log" >&2; status=1; }
 wait $b || { echo "half B failed: $WORK/b.log" >&2; status=1; }

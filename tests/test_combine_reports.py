@@ -75,3 +75,17 @@ def test_the_script_keeps_the_previous_weights_report(tmp_path):
                               "--out", str(out)], capture_output=True, text=True)
     assert missing.returncode == 2 and "not found" in missing.stderr
     assert json.loads((out / "fid_results.json").read_text()) == combined  # unchanged on error
+
+
+def test_a_rerun_on_the_same_weights_keeps_the_previous_weights_report(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "fid_results.json").write_text(json.dumps(half(schedules={"cosine": cell(28.0)})))
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "fid_results.json").write_text(json.dumps(half(schedules={"cosine": cell(29.0)})))
+    before = half(weights={"vqgan": "old", "transformer": "old"}, schedules={"cosine": cell(40.0)})
+    (out / "fid_results_previous.json").write_text(json.dumps(before))
+    script = os.path.join(ROOT, "scripts", "combine_fid_results.py")
+    subprocess.run([sys.executable, script, str(tmp_path / "a"), "--out", str(out)], check=True, capture_output=True)
+    assert json.loads((out / "fid_results_previous.json").read_text()) == before
+    assert json.loads((out / "fid_results.json").read_text())["schedules"]["cosine"] == cell(28.0)
