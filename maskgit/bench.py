@@ -83,6 +83,11 @@ def merged_results(args, fresh):
     return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
 
 
+def ten_ten_cell(cosine_row):
+    """The sweet-spot table's (10, 10) cell is the schedule table's cosine row."""
+    return dict(cosine_row, course_fid=COURSE_SWEET[(10, 10)])
+
+
 def _add_row(table, row, value, where):
     if row in table and table[row] != value:
         raise MaskGITError(f"{where} row {row!r} differs between the reports: {table[row]} and {value}")
@@ -116,8 +121,7 @@ def combine_reports(reports):
                     _add_row(combined[table], row, value, table)
     cosine = combined["schedules"].get("cosine")
     if combined["sweet_spot_table"] and cosine and "10,10" not in combined["sweet_spot_table"]:
-        # the (10, 10) cell is the cosine row, as run_fid fills it
-        combined["sweet_spot_table"]["10,10"] = dict(cosine, course_fid=COURSE_SWEET[(10, 10)])
+        combined["sweet_spot_table"]["10,10"] = ten_ten_cell(cosine)
     return combined
 
 
@@ -161,7 +165,7 @@ def run_fid(args):
     if not args.skip_sweet:
         table = results["sweet_spot_table"]
         if "cosine" in results["schedules"]:  # the (10, 10) cell is the cosine row
-            table["10,10"] = dict(results["schedules"]["cosine"], course_fid=COURSE_SWEET[(10, 10)])
+            table["10,10"] = ten_ten_cell(results["schedules"]["cosine"])
         for total in args.sweet_totals:
             # the course's cells: (8, 8), (12, 12), and (8, 20), (10, 20), (12, 20) from one run
             sweets = [s for s, tot in COURSE_SWEET if tot == total and (s, tot) != (10, 10)]
