@@ -66,8 +66,18 @@ CURVE_NOTES_S13 = [
     "As with the previous weights, no schedule shows the clear optimum at a moderate",
     "T that the MaskGIT paper found on ImageNet.",
 ]
+# The curves of session 15's weights (the decoder and the transformer continued on one H200).
+CURVE_NOTES_S15 = [
+    "With session 15's weights the cosine curve lies 0.9-3.1 below session 13's at every T",
+    "(same faces, seed and decoding): 43.4 at T=1, then 41.0-41.9 from T=4 to T=20. Iterating",
+    "gains about 2 over one step, and beyond T=4 the points lie within the noise of 256 faces.",
+    "The linear curve lies 1.5-2.8 below its session-13 curve and within 1.7 of cosine's at",
+    "every T (40.9-43.0 from T=2 on).",
+    "No schedule shows the clear optimum at a moderate T that the MaskGIT paper found on ImageNet.",
+]
 CURVE_NOTES = {(*FIRST_WEIGHTS, "sample"): CURVE_NOTES_DRAWN, (*FIRST_WEIGHTS, "mode"): CURVE_NOTES_MODE,
-               ("9b86a93b82bd820d", "54001123f8341112", "mode"): CURVE_NOTES_S13}
+               ("9b86a93b82bd820d", "54001123f8341112", "mode"): CURVE_NOTES_S13,
+               ("64c63b8cbe5c09bc", "003e0cdad2ebb798", "mode"): CURVE_NOTES_S15}
 
 
 def curve_notes(report):

@@ -2,14 +2,16 @@
 
   python scripts/plot_training.py --vqgan docs/runs/gpu-h200-vqgan.jsonl \
       --transformer docs/runs/gpu-h200-transformer.jsonl docs/runs/gpu-h200-transformer-s13a.jsonl \
-          docs/runs/gpu-h200-transformer-s13b.jsonl \
-      --decoder docs/runs/cpu-decoder-s12.jsonl --out docs/figures/training_curves.png
+          docs/runs/gpu-h200-transformer-s13b.jsonl docs/runs/gpu-h200-transformer-s15a.jsonl \
+      --decoder docs/runs/cpu-decoder-s12.jsonl --decoder docs/runs/cpu-decoder-s14.jsonl \
+      --decoder docs/runs/gpu-h200-decoder-s15-l2.jsonl --out docs/figures/training_curves.png
 
 --transformer: one run, then the runs that continued it (--init-from), in order; their steps
 are counted on from where the previous run ended.
 
 --decoder (optional, repeatable): decoder-only tuning runs, drawn in a third panel (their
-validation may use fewer faces than the first run's, so they get their own axis).
+validation may use fewer faces than the first run's, so they get their own axis; a step is
+32 images on the CPU, 128 on a GPU).
 """
 import argparse
 import json
