@@ -16,6 +16,8 @@
 #   gzip -9 -k .data/tok/tokens-*.safetensors         # 7.6 MB -> 5.4 MB; .data/ is git-ignored
 #   (there) DATA=/tmp/none RUN=... TOKENS=".data/tok/tokens-*.gz" EXTRA_TR=--distinct DEC_MIN=0 \
 #           bash scripts/gpu_continue.sh
+# To tune the decoder on the same trip, send the transformer and the images in two calls:
+# scripts/gpu_split_trip.sh.
 set -u
 DATA=${DATA:?folder with train/ and val/}
 RUN=${RUN:-runs/gpu-more}
