@@ -51,6 +51,14 @@ def parse(argv):
     vq.add_argument("--disc-weight", type=float, default=0.5, help="0: no adversarial term at all")
     vq.add_argument("--disc-lr", type=float, default=2e-4)
     vq.add_argument("--disc-channels", type=int, default=64)
+    vq.add_argument("--disc-augment", nargs="?", const="colour,translation,cutout", default="",
+                    metavar="POLICY",
+                    help="show the discriminator real and decoded faces through the same kinds of random "
+                    "transforms, drawn independently (DiffAugment), so it cannot memorise a small training set: "
+                    "a comma list of colour, "
+                    "translation, cutout (the flag alone: all three)")
+    vq.add_argument("--lecam-weight", type=float, default=0.0,
+                    help="LeCam regularisation of the discriminator (0: off; the paper uses 0.01-0.3)")
     vq.add_argument("--init-from", help="start from the tokenizer in this folder (e.g. checkpoints); "
                     "its size wins over --channels/--res-blocks/--fsq-levels")
     vq.add_argument("--decoder-only", action="store_true",

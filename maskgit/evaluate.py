@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .checkpoint import weights_digests
 from .decoding import FINAL_STEP, FINAL_STEP_HELP
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
@@ -82,38 +83,45 @@ def parse(argv):
     return p.parse_args(argv)
 
 
+def score(args):
+    """The settings and scores of one evaluation (what `--json` prints)."""
+    torch.manual_seed(args.seed)
+    masked, truth, holes, names = load_test_folder(args.test_dir, args.limit)
+    model = load(args.checkpoints, device=resolve_device(args.device))
+    result = {"n_images": len(names), "checkpoints": args.checkpoints, "weights": weights_digests(args.checkpoints),
+              "fid_precision": args.fid_precision}
+    start = time.time()
+    if args.recon:
+        recon = run_reconstruction(model, truth, args.batch_size)
+        inpaint_seconds = time.time() - start
+        result.update(mode="recon", psnr=psnr_uint8(recon, truth))
+        outputs = {"fid": recon}
+    else:
+        decoded, composited = run_inpainting(model, masked, holes, args)
+        inpaint_seconds = time.time() - start
+        result.update(mode="inpaint", schedule=args.schedule, sweet_spot=args.sweet_spot,
+                      total_iter=args.total_iter, choice_temperature=args.choice_temperature,
+                      seed=args.seed, fill=args.fill, final_step=args.final_step)
+        outputs = {"fid": decoded, "fid_composited": composited}
+    fid_start = time.time()
+    for key, images in outputs.items():
+        result[key] = fid(images, truth, precision=args.fid_precision)
+    result.update(inpaint_seconds=round(inpaint_seconds, 2), fid_seconds=round(time.time() - fid_start, 2),
+                  seconds=round(time.time() - start, 2))
+    if args.save_dir:
+        os.makedirs(args.save_dir, exist_ok=True)
+        for key, images in outputs.items():
+            for name, img in zip(names, images):
+                save_rgb(img, os.path.join(args.save_dir, f"{key}-{name}"))
+        with open(os.path.join(args.save_dir, "evaluate.json"), "w") as f:  # how these images were made
+            json.dump(result, f, indent=2)
+    return result
+
+
 def main(argv=None):
     args = parse(argv)
     try:
-        torch.manual_seed(args.seed)
-        masked, truth, holes, names = load_test_folder(args.test_dir, args.limit)
-        model = load(args.checkpoints, device=resolve_device(args.device))
-        result = {"n_images": len(names), "checkpoints": args.checkpoints, "fid_precision": args.fid_precision}
-        start = time.time()
-        if args.recon:
-            recon = run_reconstruction(model, truth, args.batch_size)
-            inpaint_seconds = time.time() - start
-            result.update(mode="recon", psnr=psnr_uint8(recon, truth))
-            outputs = {"fid": recon}
-        else:
-            decoded, composited = run_inpainting(model, masked, holes, args)
-            inpaint_seconds = time.time() - start
-            result.update(mode="inpaint", schedule=args.schedule, sweet_spot=args.sweet_spot,
-                          total_iter=args.total_iter, choice_temperature=args.choice_temperature,
-                          seed=args.seed, fill=args.fill, final_step=args.final_step)
-            outputs = {"fid": decoded, "fid_composited": composited}
-        fid_start = time.time()
-        for key, images in outputs.items():
-            result[key] = fid(images, truth, precision=args.fid_precision)
-        result.update(inpaint_seconds=round(inpaint_seconds, 2), fid_seconds=round(time.time() - fid_start, 2),
-                      seconds=round(time.time() - start, 2))
-        if args.save_dir:
-            os.makedirs(args.save_dir, exist_ok=True)
-            for key, images in outputs.items():
-                for name, img in zip(names, images):
-                    save_rgb(img, os.path.join(args.save_dir, f"{key}-{name}"))
-            with open(os.path.join(args.save_dir, "evaluate.json"), "w") as f:  # how these images were made
-                json.dump(result, f, indent=2)
+        result = score(args)
     except MaskGITError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

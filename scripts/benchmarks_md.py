@@ -183,6 +183,36 @@ def inception_section(inception, tolerance=None, outputs_drawn=False):
     return lines
 
 
+def seed_section(seeds, fid):
+    """fid_seeds.json: the headline cell scored with more seeds, shown when its weights are these."""
+    if not seeds or not seeds.get("rows"):
+        return []
+    st = seeds["settings"]
+    if seeds.get("weights") != fid.get("checkpoints"):
+        return ["The seed-noise measurement in `fid_seeds.json` is from other weights and is not shown; "
+                "rerun `scripts/seed_noise.py` (command below).", ""]
+    lines = ["### How much of this is the seed", "",
+             f"Every table here is one decoding run (seed {fid['seed']}). The {st['schedule']} "
+             f"({st['sweet_spot']},{st['total_iter']}) cell scored again with other seeds, same weights, faces "
+             f"and settings ({st['n_images']} faces, `{st['fid_precision']}` Inception; nothing is chosen from "
+             f"these runs), on {seeds.get('cpu', 'an unrecorded CPU')}. Its seed {fid['seed']} need not equal the "
+             "tables' when they were run on another CPU: bf16 matrix kernels round differently from one CPU "
+             "to another (AMX or not), which changes the draws, by about as much as another seed does.", "",
+             "| seed | fid | fid_composited |", "|---|---|---|"]
+    lines += [f"| {r['seed']} | {r['fid']:.2f} | {r['fid_composited']:.2f} |" for r in seeds["rows"]]
+    sm = seeds["summary"]
+    if len(seeds["rows"]) > 1:
+        lines += ["", f"Over {len(seeds['rows'])} seeds: `fid` {sm['fid']['mean']:.2f} +- {sm['fid']['sd']:.2f} "
+                  f"(sample standard deviation; {sm['fid']['min']:.2f}-{sm['fid']['max']:.2f}), `fid_composited` "
+                  f"{sm['fid_composited']['mean']:.2f} +- {sm['fid_composited']['sd']:.2f} "
+                  f"({sm['fid_composited']['min']:.2f}-{sm['fid_composited']['max']:.2f}). Differences between "
+                  "rows of one table smaller than about twice the standard deviation are not resolved by a single seed."]
+    lines += ["", "```bash",
+              "python scripts/seed_noise.py --test-dir ../shared/data/cat_face_test --seeds 0 1 2 3 4 --out docs/bench",
+              "```", ""]
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bench", default="docs/bench")
@@ -307,6 +337,7 @@ def main():
                   "`python -m maskgit.evaluate --test-dir ../shared/data/cat_face_test --schedule cosine "
                   f"--sweet-spot 10 --total-iter 10{flag} --json` (a test checks the two paths give identical images).", "",
                   "Both use fp32 Inception (the next section measures the faster precisions against it).", ""]
+        lines += seed_section(load(args.bench, "fid_seeds.json")[0], fid)
         if inception:
             tolerance = load(args.bench, "fid_tolerance.json")[0]
             # fid_tolerance.json records the decoding of its outputs since session 11; older files drew

@@ -20,6 +20,8 @@
 #   python scripts/changed_tensors.py apply .data/dec-base/vqgan.safetensors \
 #       runs/NAME/d/D/changed.safetensors runs/NAME/d/D/vqgan.safetensors
 # TR_BATCH, DEC_BATCH: smaller batches for a smoke run on a CPU (256 sequences need ~20 GB there).
+# DEC_FLAGS: more train.py vqgan flags for every decoder run, e.g. the regularised discriminator
+# of session 16: DEC_FLAGS="--disc-augment --lecam-weight 0.01 --disc-lr 1e-4".
 # Measured in session 15 (H200): three decoders beside the transformer cut it from 12 to 4
 # steps/s; with fewer decoders (DECODERS="l2:0") it keeps more of its speed.
 set -u
@@ -59,7 +61,7 @@ finish)
         PYTHONUNBUFFERED=1 $PY train.py vqgan --data-root .data/img --out "$WORK/d/$name" \
             --init-from .data/dec-base --decoder-only --distinct --minutes "$DEC_MIN" --batch-size ${DEC_BATCH:-128} \
             --lr ${DEC_LR:-1e-4} --disc-weight "$weight" --gan-start 0.1 --val-every 1000 \
-            --log-seconds 20 > "$WORK/d/$name.log" 2>&1 &
+            --log-seconds 20 ${DEC_FLAGS:-} > "$WORK/d/$name.log" 2>&1 &
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || { echo "a decoder run failed (pid $p)" >&2; fail=1; }; done

@@ -92,3 +92,20 @@ def test_curve_notes_only_beside_the_curve_they_describe(tmp_path):
     md = render(tmp_path / "new", fid_results=report("mode", 33.5, checkpoints={"vqgan": "c", "transformer": "d"},
                                                      curve=True))
     assert "| cosine | 80.00 | 60.00 |" in md and "58.9" not in md
+
+
+def test_seed_noise_is_shown_only_beside_the_weights_it_measured(tmp_path):
+    weights = {"vqgan": "a", "transformer": "b"}
+    seeds = {"weights": weights, "cpu": "Test CPU, 2 cores", "settings": {"n_images": 747, "schedule": "cosine", "sweet_spot": 10,
+                                              "total_iter": 10, "fid_precision": "fp32"},
+             "rows": [{"seed": 0, "fid": 28.4, "fid_composited": 14.89},
+                      {"seed": 1, "fid": 28.1, "fid_composited": 14.51}],
+             "summary": {"fid": {"mean": 28.25, "sd": 0.212, "min": 28.1, "max": 28.4},
+                         "fid_composited": {"mean": 14.7, "sd": 0.269, "min": 14.51, "max": 14.89}}}
+    md = render(tmp_path, fid_results=report("mode", 43.5, checkpoints=weights), fid_seeds=seeds)
+    assert "| 1 | 28.10 | 14.51 |" in md and "on Test CPU, 2 cores" in md
+    assert "Over 2 seeds: `fid` 28.25 +- 0.21" in md and "`fid_composited` 14.70 +- 0.27" in md
+    (tmp_path / "stale").mkdir()
+    md = render(tmp_path / "stale", fid_results=report("mode", 43.5, checkpoints=dict(weights, vqgan="c")),
+                fid_seeds=seeds)
+    assert "| 1 | 28.10 |" not in md and "from other weights and is not shown" in md

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import synthetic_face
 from test_shipped import CHECKPOINTS
 from maskgit import bench, evaluate
-from maskgit.checkpoint import save_checkpoint
+from maskgit.checkpoint import save_checkpoint, weights_digests
 from maskgit.pipeline import load_vqgan
 
 
@@ -173,3 +173,47 @@ def test_fid_vs_iterations_curve_is_plotted_and_merged(test_dir, tmp_path, capsy
     # points over other faces would not be comparable: refused
     assert bench.main(common + ["--curve-schedules", "cubic", "--curve-limit", "3", "--merge"]) == 2
     assert "curve" in capsys.readouterr().err
+
+
+def test_seed_noise_scores_more_seeds_keeps_them_and_refuses_mixing(test_dir, tmp_path, capsys):
+    from scripts.seed_noise import main as seed_noise
+    out = str(tmp_path / "bench")
+    common = ["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--out", out, "--sweet-spot", "2",
+              "--total-iter", "2", "--device", "cpu"]
+    assert seed_noise(common + ["--seeds", "0", "1"]) == 0
+    report = json.load(open(os.path.join(out, "fid_seeds.json")))
+    assert [r["seed"] for r in report["rows"]] == [0, 1]
+    assert report["settings"]["total_iter"] == 2 and report["settings"]["n_images"] == 4
+    assert report["weights"] == weights_digests(CHECKPOINTS) and report["cpu"]
+    # each row is exactly what `maskgit.evaluate` scores for that seed
+    assert evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "2",
+                          "--total-iter", "2", "--seed", "1", "--json", "--quiet", "--device", "cpu"]) == 0
+    single = last_json(capsys)
+    assert report["rows"][1]["fid"] == round(single["fid"], 3)
+    fids = [r["fid"] for r in report["rows"]]
+    assert report["summary"]["fid"]["min"] == min(fids) and report["summary"]["fid"]["max"] == max(fids)
+    # a later call keeps the seeds it has and adds rows printed by `maskgit.evaluate --json`
+    printed = tmp_path / "seed7.log"
+    assert evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "2",
+                          "--total-iter", "2", "--seed", "7", "--json", "--quiet", "--device", "cpu"]) == 0
+    printed.write_text(capsys.readouterr().out)
+    assert seed_noise(common + ["--seeds", "1", "--import", str(printed)]) == 0
+    assert "seed 1: already in" in capsys.readouterr().out
+    assert [r["seed"] for r in json.load(open(os.path.join(out, "fid_seeds.json")))["rows"]] == [0, 1, 7]
+    # a row from other settings does not mix in: refused, the file unchanged
+    before = open(os.path.join(out, "fid_seeds.json")).read()
+    assert evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "3",
+                          "--total-iter", "3", "--seed", "8", "--json", "--quiet", "--device", "cpu"]) == 0
+    printed.write_text(capsys.readouterr().out)
+    assert seed_noise(common + ["--seeds", "1", "--import", str(printed)]) == 2
+    assert "seed 8 was run with" in capsys.readouterr().err
+    assert open(os.path.join(out, "fid_seeds.json")).read() == before
+    printed.write_text("Traceback: not a result\n")  # nor does something that is not a result
+    assert seed_noise(common + ["--seeds", "1", "--import", str(printed)]) == 2
+    assert "not a readable" in capsys.readouterr().err
+    assert open(os.path.join(out, "fid_seeds.json")).read() == before
+    # other settings asked for: the earlier rows are not theirs, so it starts over
+    assert seed_noise([a if a != "2" else "3" for a in common] + ["--seeds", "5"]) == 0
+    assert "starting over" in capsys.readouterr().out
+    report = json.load(open(os.path.join(out, "fid_seeds.json")))
+    assert [r["seed"] for r in report["rows"]] == [5] and report["settings"]["total_iter"] == 3

@@ -245,3 +245,37 @@ def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data
     assert rows[0]["tokens"] == rows[1]["tokens"]  # phase B kept the encoder
     assert rows[0]["n_images"] == 4 and all(r["psnr"] > 5 and r["fid"] > 0 for r in rows)
     assert rows[0]["psnr"] != rows[1]["psnr"]  # the decoders differ
+
+
+def test_regularised_gan_tunes_the_decoder_and_logs_the_discriminator(vq_run, tiny_data_root, tmp_path):
+    from maskgit.pipeline import load_vqgan
+    out = str(tmp_path / "gan")
+    run = ["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run, "--decoder-only",
+           "--disc-weight", "0.5", "--disc-augment", "--lecam-weight", "0.1", "--gan-start", "0",
+           "--disc-channels", "16", "--batch-size", "8", "--val-every", "3", "--device", "cpu"]
+    assert train.main(run + ["--steps", "6"]) == 0
+    records = [r for r in read_log(out) if "d_loss" in r]
+    assert [r["step"] for r in records] == [3, 6]
+    assert all(r["gan_weight"] >= 0 and r["d_real"] == r["d_real"] for r in records)  # finite
+    before, after = load_vqgan(vq_run).state_dict(), load_vqgan(out).state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    # the LeCam running means travel with the state, so a resumed run goes on from them
+    lecam = json.load(open(os.path.join(out, "state.json")))["info"]["lecam"]
+    assert lecam["real_mean"] != 0 and lecam["fake_mean"] != 0
+    # resumed at its budget: no step runs, and the state written again holds the same means
+    assert train.main(run + ["--steps", "6"]) == 0
+    assert json.load(open(os.path.join(out, "state.json")))["info"]["lecam"] == pytest.approx(lecam)
+    assert train.main(run + ["--steps", "7"]) == 0
+    assert json.load(open(os.path.join(out, "state.json")))["info"]["lecam"] != lecam
+
+
+@pytest.mark.parametrize("flags, named", [(["--lecam-weight", "-0.1"], "--lecam-weight"),
+                                          (["--disc-augment", "colour,blur"], "blur"),
+                                          (["--disc-weight", "0", "--disc-augment"], "--disc-weight above 0")])
+def test_bad_discriminator_settings_are_refused(tiny_data_root, tmp_path, capsys, flags, named):
+    out = tmp_path / "o"
+    code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--steps", "1",
+                       "--device", "cpu"] + flags)
+    assert code == 2
+    assert named in capsys.readouterr().err
+    assert not out.exists()  # refused before anything was written

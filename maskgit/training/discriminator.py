@@ -30,3 +30,26 @@ def adaptive_gan_weight(rec_loss, gan_loss, last_layer_weight, max_weight=1e4):
     g_rec = torch.autograd.grad(rec_loss, last_layer_weight, retain_graph=True)[0]
     g_gan = torch.autograd.grad(gan_loss, last_layer_weight, retain_graph=True)[0]
     return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0, max_weight).detach()
+
+
+class LeCam:
+    """LeCam regulariser (Tseng et al. 2021): pull the discriminator's outputs on real faces
+    toward the running mean of its outputs on fakes, and vice versa, so it cannot push the two
+    apart without bound on a small data set."""
+
+    def __init__(self, decay=0.99):
+        self.decay = decay
+        self.real_mean = 0.0  # become detached tensors: no device sync per step on a GPU
+        self.fake_mean = 0.0
+
+    def __call__(self, real_logits, fake_logits):
+        self.real_mean = self.decay * self.real_mean + (1 - self.decay) * real_logits.detach().mean()
+        self.fake_mean = self.decay * self.fake_mean + (1 - self.decay) * fake_logits.detach().mean()
+        return ((real_logits - self.fake_mean).pow(2).mean()
+                + (fake_logits - self.real_mean).pow(2).mean())
+
+    def state(self):
+        return {"real_mean": float(self.real_mean), "fake_mean": float(self.fake_mean)}
+
+    def load(self, state):
+        self.real_mean, self.fake_mean = state["real_mean"], state["fake_mean"]

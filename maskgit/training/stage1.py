@@ -3,9 +3,10 @@
 Phase A (progress < gan_start): encoder + decoder on L1 + L2 reconstruction.
 Phase B: the encoder is frozen, so token ids no longer change, and the decoder is tuned
 with an adversarial patch loss weighted adaptively (VQGAN paper; `--disc-weight 0`: L1 + L2
-only, no discriminator pass). The tokenizer as it was at the switch is exported as
-`vqgan_pregan`, with the same tokens as the final one, so stage 2 can start then and either
-decoder can be chosen afterwards.
+only, no discriminator pass). `--disc-augment` (DiffAugment) and `--lecam-weight` regularise
+the discriminator, which otherwise memorises a few thousand faces and wins within minutes.
+The tokenizer as it was at the switch is exported as `vqgan_pregan`, with the same tokens
+as the final one, so stage 2 can start then and either decoder can be chosen afterwards.
 
 `--init-from DIR --decoder-only` tunes only the decoder of a trained tokenizer: the encoder
 is frozen from the first step, so the tokens stay those a shipped transformer was trained
@@ -25,7 +26,8 @@ from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
 from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
-from .discriminator import PatchDiscriminator, adaptive_gan_weight, hinge_d_loss
+from .augment import diff_augment, parse_policy
+from .discriminator import LeCam, PatchDiscriminator, adaptive_gan_weight, hinge_d_loss
 
 
 def psnr(x, y):
@@ -58,15 +60,30 @@ def random_batch(images, batch, generator, device):
     return torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
 
 
+def parse_augment(text):
+    if not text:
+        return []
+    try:
+        return parse_policy(text)
+    except ValueError as e:
+        raise MaskGITError(f"--disc-augment: {e}") from None
+
+
 def train_vqgan(args):
     ddp = Distributed(args.device)
     device = ddp.device
     torch.manual_seed(args.seed + ddp.rank)
-    os.makedirs(args.out, exist_ok=True)
     if args.decoder_only and not args.init_from:
         raise MaskGITError("--decoder-only tunes a trained tokenizer's decoder: give --init-from DIR")
     if args.disc_weight < 0:
         raise MaskGITError(f"--disc-weight must be 0 (no GAN) or more, not {args.disc_weight}")
+    parse_augment(args.disc_augment)  # a typo fails here, before any data is loaded
+    if args.lecam_weight < 0:
+        raise MaskGITError(f"--lecam-weight must be 0 (off) or more, not {args.lecam_weight}")
+    if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight):
+        raise MaskGITError("--disc-augment and --lecam-weight regularise the discriminator: "
+                           "they need --disc-weight above 0")
+    os.makedirs(args.out, exist_ok=True)  # after the checks: a refused run leaves nothing behind
     if args.init_from:  # its size wins over --channels/--res-blocks/--fsq-levels
         from ..pipeline import load_vqgan
         model = load_vqgan(args.init_from).to(device)
@@ -84,6 +101,9 @@ def train_vqgan(args):
     # in either phase loads into the same optimizer.
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
+    lecam = LeCam()
+    policy = parse_augment(args.disc_augment)
+    seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
     step, elapsed = 0, 0.0
     state = None if args.fresh else load_state(args.out)
@@ -98,6 +118,8 @@ def train_vqgan(args):
         model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
         opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
         step, elapsed = info["step"], info["elapsed"]
+        if "lecam" in info:
+            lecam.load(info["lecam"])
         if ddp.is_main:
             print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
 
@@ -130,7 +152,7 @@ def train_vqgan(args):
         save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
                               "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
                    {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
-                    "distinct": args.distinct})
+                    "distinct": args.distinct, "lecam": lecam.state()})
 
     # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
     wants_pregan = use_gan or not args.decoder_only
@@ -160,7 +182,7 @@ def train_vqgan(args):
             rec_loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
             loss = rec_loss
             if gan_phase:
-                g_loss = -disc(recon).float().mean()
+                g_loss = -disc(seen_by_disc(recon)).float().mean()
                 weight = adaptive_gan_weight(rec_loss, g_loss, model.decoder.conv_out.weight)
                 loss = rec_loss + args.disc_weight * weight * g_loss
         opt.zero_grad(set_to_none=True)
@@ -170,7 +192,12 @@ def train_vqgan(args):
 
         if gan_phase:
             with autocast(device):
-                d_loss = hinge_d_loss(disc(x).float(), disc(recon.detach()).float())
+                real_logits = disc(seen_by_disc(x)).float()
+                fake_logits = disc(seen_by_disc(recon.detach())).float()
+                d_hinge = hinge_d_loss(real_logits, fake_logits)
+                d_loss = d_hinge
+                if args.lecam_weight > 0:
+                    d_loss = d_hinge + args.lecam_weight * lecam(real_logits, fake_logits)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             ddp.average_gradients(disc.parameters())
@@ -181,7 +208,7 @@ def train_vqgan(args):
         if step % 25 == 0:
             post = {"rec": f"{rec_loss.item():.4f}", "prog": f"{progress:.0%}"}
             if gan_phase:
-                post.update(g=f"{g_loss.item():.3f}", d=f"{d_loss.item():.3f}", w=f"{weight.item():.2f}")
+                post.update(g=f"{g_loss.item():.3f}", d=f"{d_hinge.item():.3f}", w=f"{weight.item():.2f}")
             bar.set_postfix(post, refresh=False)
         if ddp.is_main and (step % steps_per_epoch == 0 or time.time() - last_save > args.save_seconds):
             checkpoint()
@@ -189,6 +216,10 @@ def train_vqgan(args):
         if ddp.is_main and step % args.val_every == 0:
             record = {"step": step, "minutes": round(budget.elapsed / 60, 2), "rec_loss": rec_loss.item(),
                       "phase": "B" if encoder_frozen else "A", **validate(model, val, device)}
+            if gan_phase:  # how far apart the discriminator holds real and decoded faces
+                record.update(d_loss=d_hinge.item(), d_lecam=(d_loss - d_hinge).item(),
+                              gan_weight=weight.item(),
+                              d_real=real_logits.mean().item(), d_fake=fake_logits.mean().item())
             append_log(args.out, record)
             bar.write(str(record))
     bar.close()
