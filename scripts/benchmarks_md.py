@@ -196,8 +196,8 @@ def seed_section(seeds, fid):
              f"({st['sweet_spot']},{st['total_iter']}) cell scored again with other seeds, same weights, faces "
              f"and settings ({st['n_images']} faces, `{st['fid_precision']}` Inception; nothing is chosen from "
              f"these runs), on {seeds.get('cpu', 'an unrecorded CPU')}. Its seed {fid['seed']} need not equal the "
-             "tables' when they were run on another CPU: bf16 matrix kernels round differently from one CPU "
-             "to another (AMX or not), which changes the draws, by about as much as another seed does.", "",
+             "tables' when they were run on another CPU: bf16 matrix kernels can round differently from one "
+             "CPU to another (AMX or not), which changes the draws, by about as much as another seed does.", "",
              "| seed | fid | fid_composited |", "|---|---|---|"]
     lines += [f"| {r['seed']} | {r['fid']:.2f} | {r['fid_composited']:.2f} |" for r in seeds["rows"]]
     sm = seeds["summary"]
