@@ -77,7 +77,7 @@ def train_vqgan(args):
         raise MaskGITError("--decoder-only tunes a trained tokenizer's decoder: give --init-from DIR")
     if args.disc_weight < 0:
         raise MaskGITError(f"--disc-weight must be 0 (no GAN) or more, not {args.disc_weight}")
-    parse_augment(args.disc_augment)  # a typo fails here, before any data is loaded
+    policy = parse_augment(args.disc_augment)  # a typo fails here, before any data is loaded
     if args.lecam_weight < 0:
         raise MaskGITError(f"--lecam-weight must be 0 (off) or more, not {args.lecam_weight}")
     if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight):
@@ -102,7 +102,6 @@ def train_vqgan(args):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
     lecam = LeCam()
-    policy = parse_augment(args.disc_augment)
     seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
     step, elapsed = 0, 0.0
