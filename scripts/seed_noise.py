@@ -33,14 +33,13 @@ SCORES = ("fid", "fid_composited")
 
 def cpu_name():
     """The CPU's model name, and whether it has AMX: bf16 kernels, and so the draws, differ with it."""
-    name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             info = f.read()
         name = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
         return f"{name}{', AMX' if 'amx_bf16' in info else ''}, {os.cpu_count()} cores"
     except (OSError, StopIteration):
-        return name
+        return platform.processor() or platform.machine()
 
 
 def summary(rows):
@@ -59,8 +58,6 @@ def settings_of(result):
 
 
 def add_row(report, result):
-    if result.get("mode") != "inpaint":
-        raise MaskGITError("seed noise is measured on inpainting runs, not --recon")
     if report["settings"] is None:
         report["settings"] = settings_of(result)
     elif settings_of(result) != report["settings"]:
@@ -72,12 +69,12 @@ def add_row(report, result):
     report["summary"] = summary(report["rows"])
 
 
-def read_json(path, what):
+def read_json(path, what, last_line=False):
     """A JSON file, or its last line (`maskgit.evaluate --json` prints one object there)."""
     try:
         with open(path) as f:
             text = f.read().strip()
-        return json.loads(text if what == "report" else text.splitlines()[-1])
+        return json.loads(text.splitlines()[-1] if last_line else text)
     except (OSError, ValueError, IndexError) as e:
         raise MaskGITError(f"{path}: not a readable {what} ({e})") from None
 
@@ -113,7 +110,7 @@ def main(argv=None):
             else:
                 report.update(earlier)
         for name in args.imports:
-            result = read_json(name, "maskgit.evaluate --json output")
+            result = read_json(name, "maskgit.evaluate --json output", last_line=True)
             if result.get("weights") != weights:
                 raise MaskGITError(f"{name}: made with weights {result.get('weights')}, not those in "
                                    f"{args.checkpoints} ({weights})")
