@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Rerun every FID table of docs/benchmarks.md on the weights in $CHECKPOINTS (after they
 # change), as two one-thread processes side by side (on 2 CPU cores about 1.3 times the
-# throughput of one two-thread process: about 100 minutes here), then combine them into
+# throughput of one two-thread process: about 2 hours here), then combine them into
 # $OUT/fid_results.json (the previous weights' report becomes fid_results_previous.json),
 # redraw the plots and regenerate docs/benchmarks.md.
 # Usage: TEST_DIR=../shared/data/cat_face_test bash scripts/rerun_benchmarks.sh
 # The halves are balanced by decoding steps over the 747 faces: A runs the seven schedules
-# (70 steps) and the (8,8) cell (8); B the (12,12) and (s,20) cells (12 + 12) and the cosine
-# and linear FID-vs-iterations curves on 256 faces (about 43). Progress:
+# (70 steps), the (8,8) cell (8) and the cubic FID-vs-iterations curve on 256 faces (about 22);
+# B the (12,12) and (s,20) cells (12 + 12) and the cosine, linear and square curves (about 65).
+# Progress:
 # $WORK/{a,b}/fid_results.partial.json; logs: $WORK/{a,b}.log.
 set -eu
 [ -f maskgit/bench.py ] || { echo "run this from the repository root" >&2; exit 2; }
@@ -20,10 +21,11 @@ EXTRA=${EXTRA:-}  # more arguments for both halves, e.g. EXTRA="--limit 16" for 
 PY=${PY:-python3}
 mkdir -p "$WORK"
 bench() { OMP_NUM_THREADS=1 "$PY" -m maskgit.bench fid --test-dir "$TEST_DIR" --checkpoints "$CHECKPOINTS" $EXTRA "$@"; }
-bench --out "$WORK/a" --sweet-totals 8 > "$WORK/a.log" 2>&1 &
+bench --out "$WORK/a" --sweet-totals 8 --curve-totals 1 2 4 8 12 16 20 --curve-schedules cubic \
+    --curve-limit 256 > "$WORK/a.log" 2>&1 &
 a=$!
 bench --out "$WORK/b" --schedules --sweet-totals 12 20 --curve-totals 1 2 4 8 12 16 20 \
-    --curve-schedules cosine linear --curve-limit 256 > "$WORK/b.log" 2>&1 &
+    --curve-schedules cosine linear square --curve-limit 256 > "$WORK/b.log" 2>&1 &
 b=$!
 trap 'kill $a $b 2>/dev/null' INT TERM  # an interrupted rerun must not leave the halves running
 status=0
