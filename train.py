@@ -59,6 +59,10 @@ def parse(argv):
                     "translation, cutout (the flag alone: all three)")
     vq.add_argument("--lecam-weight", type=float, default=0.0,
                     help="LeCam regularisation of the discriminator (0: off; the paper uses 0.01-0.3)")
+    vq.add_argument("--feature-matching", type=float, default=0.0, metavar="SHARE",
+                    help="feature matching (pix2pixHD): also pull the decoding's discriminator activations "
+                    "toward the true face's, balanced to this share of the reconstruction gradient at the "
+                    "decoder's last layer, as the adversarial term is (0: off)")
     vq.add_argument("--init-from", help="start from the tokenizer in this folder (e.g. checkpoints); "
                     "its size wins over --channels/--res-blocks/--fsq-levels")
     vq.add_argument("--decoder-only", action="store_true",

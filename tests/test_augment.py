@@ -87,3 +87,22 @@ def test_lecam_pulls_each_side_toward_the_other_sides_running_mean():
     restored.load(lecam.state())
     restored(torch.zeros(4), torch.zeros(4))  # the running means go on from the loaded ones
     assert restored.state() == {"real_mean": 1.0, "fake_mean": -0.5}
+
+
+def test_discriminator_features_are_its_hidden_layers_and_feature_matching_pulls_only_the_fake():
+    from maskgit.training.discriminator import PatchDiscriminator, feature_matching_loss
+    torch.manual_seed(0)
+    disc = PatchDiscriminator(channels=16).eval()
+    real, fake = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    logits, hidden = disc(real, features=True)
+    assert torch.equal(logits, disc(real))  # the same pass, with the activations kept
+    assert [tuple(h.shape[1:]) for h in hidden] == [(16, 32, 32), (32, 16, 16), (64, 15, 15)]
+    assert feature_matching_loss(hidden, disc(real, features=True)[1]).item() == 0.0
+    fake.requires_grad_(True)
+    real.requires_grad_(True)
+    _, fake_hidden = disc(fake, features=True)
+    loss = feature_matching_loss(hidden, fake_hidden)
+    expected = sum((f - r).abs().mean() for r, f in zip(hidden, fake_hidden)) / 3
+    assert loss.item() == pytest.approx(expected.item()) and loss.item() > 0
+    loss.backward()
+    assert fake.grad.abs().sum() > 0 and real.grad is None  # the true face is a fixed target

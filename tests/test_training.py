@@ -269,9 +269,32 @@ def test_regularised_gan_tunes_the_decoder_and_logs_the_discriminator(vq_run, ti
     assert json.load(open(os.path.join(out, "state.json")))["info"]["lecam"] != lecam
 
 
+def test_feature_matching_moves_the_decoder_and_is_logged(vq_run, tiny_data_root, tmp_path):
+    from maskgit.pipeline import load_vqgan
+
+    def tuned(name, share):
+        out = str(tmp_path / name)
+        assert train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run,
+                           "--decoder-only", "--disc-weight", "0.1", "--feature-matching", share,
+                           "--gan-start", "0", "--disc-channels", "16", "--batch-size", "8", "--steps", "3",
+                           "--val-every", "3", "--device", "cpu"]) == 0
+        return out, load_vqgan(out).state_dict()
+
+    out, with_fm = tuned("fm", "1.0")
+    record = [r for r in read_log(out) if "d_loss" in r][-1]
+    assert record["fm_loss"] > 0 and record["fm_weight"] > 0
+    _, without = tuned("plain", "0")
+    assert "fm_loss" not in [r for r in read_log(str(tmp_path / "plain")) if "d_loss" in r][-1]
+    # same seed, data and discriminator: only the feature-matching term differs
+    assert any(not torch.equal(with_fm[k], without[k]) for k in with_fm if k.startswith("decoder."))
+
+
 @pytest.mark.parametrize("flags, named", [(["--lecam-weight", "-0.1"], "--lecam-weight"),
                                           (["--disc-augment", "colour,blur"], "blur"),
-                                          (["--disc-weight", "0", "--disc-augment"], "--disc-weight above 0")])
+                                          (["--disc-weight", "0", "--disc-augment"], "--disc-weight above 0"),
+                                          (["--feature-matching", "-1"], "--feature-matching"),
+                                          (["--disc-weight", "0", "--feature-matching", "0.5"],
+                                           "--disc-weight above 0")])
 def test_bad_discriminator_settings_are_refused(tiny_data_root, tmp_path, capsys, flags, named):
     out = tmp_path / "o"
     code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--steps", "1",

@@ -17,12 +17,30 @@ class PatchDiscriminator(nn.Module):
             nn.Conv2d(4 * c, 1, 4, 1, 1),
         )
 
-    def forward(self, x):
-        return self.net(x)
+    def forward(self, x, features=False):
+        """Logits; with `features`, also the activation after each hidden layer (the
+        discriminator's own view of the face, which feature matching compares)."""
+        if not features:
+            return self.net(x)
+        hidden = []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                hidden.append(x)
+        return x, hidden
 
 
 def hinge_d_loss(real_logits, fake_logits):
     return 0.5 * (F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean())
+
+
+def feature_matching_loss(real_features, fake_features):
+    """pix2pixHD's feature matching on paired faces: the mean L1 distance between the
+    discriminator's hidden activations of a face and of its decoding, averaged over layers. A
+    perceptual distance learnt from the task, since no pretrained network is at hand here; the
+    real side is a fixed target."""
+    return sum(F.l1_loss(fake.float(), real.detach().float())
+               for real, fake in zip(real_features, fake_features)) / len(real_features)
 
 
 def adaptive_gan_weight(rec_loss, gan_loss, last_layer_weight, max_weight=1e4):

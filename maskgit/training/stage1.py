@@ -4,7 +4,9 @@ Phase A (progress < gan_start): encoder + decoder on L1 + L2 reconstruction.
 Phase B: the encoder is frozen, so token ids no longer change, and the decoder is tuned
 with an adversarial patch loss weighted adaptively (VQGAN paper; `--disc-weight 0`: L1 + L2
 only, no discriminator pass). `--disc-augment` (DiffAugment) and `--lecam-weight` regularise
-the discriminator, which otherwise memorises a few thousand faces and wins within minutes.
+the discriminator, which otherwise memorises a few thousand faces and wins within minutes;
+`--feature-matching` adds pix2pixHD's feature matching, the decoder pulled toward the
+discriminator's view of the true face.
 The tokenizer as it was at the switch is exported as `vqgan_pregan`, with the same tokens
 as the final one, so stage 2 can start then and either decoder can be chosen afterwards.
 
@@ -27,7 +29,7 @@ from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
 from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
 from .augment import diff_augment, parse_policy
-from .discriminator import LeCam, PatchDiscriminator, adaptive_gan_weight, hinge_d_loss
+from .discriminator import LeCam, PatchDiscriminator, adaptive_gan_weight, feature_matching_loss, hinge_d_loss
 
 
 def psnr(x, y):
@@ -80,9 +82,11 @@ def train_vqgan(args):
     policy = parse_augment(args.disc_augment)  # a typo fails here, before any data is loaded
     if args.lecam_weight < 0:
         raise MaskGITError(f"--lecam-weight must be 0 (off) or more, not {args.lecam_weight}")
-    if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight):
-        raise MaskGITError("--disc-augment and --lecam-weight regularise the discriminator: "
-                           "they need --disc-weight above 0")
+    if args.feature_matching < 0:
+        raise MaskGITError(f"--feature-matching must be 0 (off) or more, not {args.feature_matching}")
+    if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight or args.feature_matching):
+        raise MaskGITError("--disc-augment, --lecam-weight and --feature-matching work through the "
+                           "discriminator: they need --disc-weight above 0")
     os.makedirs(args.out, exist_ok=True)  # after the checks: a refused run leaves nothing behind
     if args.init_from:  # its size wins over --channels/--res-blocks/--fsq-levels
         from ..pipeline import load_vqgan
@@ -184,6 +188,15 @@ def train_vqgan(args):
                 g_loss = -disc(seen_by_disc(recon)).float().mean()
                 weight = adaptive_gan_weight(rec_loss, g_loss, model.decoder.conv_out.weight)
                 loss = rec_loss + args.disc_weight * weight * g_loss
+                if args.feature_matching > 0:  # unaugmented: the pairs must line up pixel for pixel
+                    with torch.no_grad():
+                        _, real_features = disc(x, features=True)
+                    _, fake_features = disc(recon, features=True)
+                    fm_loss = feature_matching_loss(real_features, fake_features)
+                    # the same gradient-norm balance as the adversarial term: a fixed share of
+                    # the reconstruction gradient, whatever the features' scale
+                    fm_weight = adaptive_gan_weight(rec_loss, fm_loss, model.decoder.conv_out.weight)
+                    loss = loss + args.feature_matching * fm_weight * fm_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         ddp.average_gradients(model.parameters())
@@ -208,6 +221,8 @@ def train_vqgan(args):
             post = {"rec": f"{rec_loss.item():.4f}", "prog": f"{progress:.0%}"}
             if gan_phase:
                 post.update(g=f"{g_loss.item():.3f}", d=f"{d_hinge.item():.3f}", w=f"{weight.item():.2f}")
+                if args.feature_matching > 0:
+                    post.update(fm=f"{fm_loss.item():.3f}")
             bar.set_postfix(post, refresh=False)
         if ddp.is_main and (step % steps_per_epoch == 0 or time.time() - last_save > args.save_seconds):
             checkpoint()
@@ -219,6 +234,8 @@ def train_vqgan(args):
                 record.update(d_loss=d_hinge.item(), d_lecam=(d_loss - d_hinge).item(),
                               gan_weight=weight.item(),
                               d_real=real_logits.mean().item(), d_fake=fake_logits.mean().item())
+                if args.feature_matching > 0:
+                    record.update(fm_loss=fm_loss.item(), fm_weight=fm_weight.item())
             append_log(args.out, record)
             bar.write(str(record))
     bar.close()
