@@ -74,7 +74,7 @@ CURVE_NOTES_S15 = [
     "The linear curve lies 1.5-2.8 below its session-13 curve and within 1.7 of cosine's at",
     "every T (40.9-43.0 from T=2 on).",
     "Square and cubic were added in session 17, on another CPU (an Intel Xeon with AMX; cosine",
-    "and linear ran on the AMD EPYC of this page's header): T=1, the same decoding for every",
+    "and linear on an AMD EPYC): T=1, the same decoding for every",
     "schedule, reads 43.38 there against 43.35 here, and other points can differ by a seed's",
     "worth (see \"How much of this is the seed\"). Square is 40.5-42.0 from T=2 on, its lowest",
     "40.47 at T=12; cubic 40.5-42.6, its lowest 40.47 at T=20. From T=4 on the four course",
@@ -230,8 +230,10 @@ def main():
     inception, _ = load(args.bench, "inception.json")
     lines = ["# Benchmarks", "",
              "Every number below is printed by a command of this repository, run on the shipped",
-             "checkpoints on this project's machine: 2 CPU cores (AMD EPYC with AVX-512 BF16), 24 GiB,",
-             "no GPU. Reproduce with the commands under each table.", ""]
+             "checkpoints on this project's machine: 2 CPU cores, 24 GiB, no GPU. Its CPU differs between",
+             "sessions (an AMD EPYC with AVX-512 BF16, or an Intel Xeon with AMX): the FID tables of the",
+             "shipped weights ran on the Xeon (session 17), the speed, Inception and studio timings on the",
+             "EPYC (sessions 9-15; the weights do not change them). Reproduce with the commands under each table.", ""]
     if fid:
         n = fid["n_images"]
         lines += ["## FID per mask schedule (sweet spot 10, total iterations 10)", "",
@@ -353,8 +355,8 @@ def main():
             lines += ["*(From an interrupted run (`fid_results.partial.json`): every number shown was printed by "
                       "it; rows and cells not shown or marked – were not run.)*", ""]
         lines += ["![schedules](bench/schedules.png)", ""]
-        # until the curve is rerun with the current decoding, show the previous release's, labelled
-        curve_report = fid if fid.get("curve") else (drawn if drawn and drawn.get("curve") else None)
+        # until the curve is rerun with the current decoding or weights, show the previous release's, labelled
+        curve_report = next((r for r in (fid, drawn, previous) if r and r.get("curve")), None)
         if curve_report:
             curve = curve_report["curve"]
             totals = sorted({int(k) for points in curve.values() for k in points})
@@ -366,6 +368,9 @@ def main():
             if curve_report is drawn:
                 lines += ["*Measured with the previous release's decoding (the last step drawn, "
                           "`fid_results_draws.json`); the command below reruns it with the current one.*", ""]
+            if curve_report is previous:
+                lines += ["*Not rerun for the shipped weights yet: these are the previous release's weights' "
+                          "curves (`fid_results_previous.json`); the command below measures the shipped ones.*", ""]
             lines += ["| schedule | " + " | ".join(f"T={t}" for t in totals) + " |", "|---|" + "---|" * len(totals)]
             for name, points in curve.items():
                 lines.append(f"| {name} | " + " | ".join(fmt(points.get(str(t))) for t in totals) + " |")

@@ -20,8 +20,9 @@
 #   python scripts/changed_tensors.py apply .data/dec-base/vqgan.safetensors \
 #       runs/NAME/d/D/changed.safetensors runs/NAME/d/D/vqgan.safetensors
 # TR_BATCH, DEC_BATCH: smaller batches for a smoke run on a CPU (256 sequences need ~20 GB there).
-# DEC_FLAGS: more train.py vqgan flags for every decoder run, e.g. the regularised discriminator
-# of session 16: DEC_FLAGS="--disc-augment --lecam-weight 0.01 --disc-lr 1e-4".
+# DEC_FLAGS: more train.py vqgan flags for every decoder run, e.g. session 17's feature matching,
+# the first adversarial recipe that beat L1 + L2 here (CPU, docs/training.md):
+# DECODERS="fm:0.1" DEC_LR=5e-5 DEC_FLAGS="--disc-augment translation,cutout --feature-matching 0.5".
 # Measured in session 15 (H200): three decoders beside the transformer cut it from 12 to 4
 # steps/s; with fewer decoders (DECODERS="l2:0") it keeps more of its speed.
 set -u

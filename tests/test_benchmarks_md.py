@@ -84,6 +84,19 @@ def test_new_weights_show_the_previous_weights_beside_them(tmp_path):
         shutil.rmtree(tmp_path / "x")
 
 
+def test_new_weights_without_curves_show_the_previous_weights_curves_labelled(tmp_path):
+    current = report("mode", 33.5, checkpoints={"vqgan": "c", "transformer": "d"})
+    earlier = report("mode", 43.5, checkpoints={"vqgan": "a", "transformer": "b"}, curve=True)
+    md = render(tmp_path, fid_results=current, fid_results_previous=earlier)
+    section = md[md.index("## FID vs total iterations"):]
+    assert "| cosine | 80.00 | 60.00 |" in section
+    assert "Not rerun for the shipped weights yet" in section and "fid_results_previous.json" in section
+    (tmp_path / "own").mkdir()  # once the shipped weights have a curve, theirs is shown, unlabelled
+    md = render(tmp_path / "own", fid_results=dict(current, curve={"cosine": {"1": 70.0, "4": 50.0}},
+                                                   curve_images=256), fid_results_previous=earlier)
+    assert "| cosine | 70.00 | 50.00 |" in md and "Not rerun for the shipped weights yet" not in md
+
+
 def test_curve_notes_only_beside_the_curve_they_describe(tmp_path):
     first = {"vqgan": "0d72a50e59ea0192", "transformer": "10ebf7993ce2b536"}
     md = render(tmp_path, fid_results=report("mode", 43.5, checkpoints=first, curve=True))

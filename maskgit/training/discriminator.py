@@ -44,7 +44,8 @@ def feature_matching_loss(real_features, fake_features):
 
 
 def adaptive_gan_weight(rec_loss, gan_loss, last_layer_weight, max_weight=1e4):
-    """||grad rec|| / ||grad gan|| at the decoder's last layer, so neither term dominates."""
+    """||grad rec|| / ||grad gan|| at the decoder's last layer, so neither term dominates (also
+    used for the feature-matching term, in place of the adversarial one)."""
     g_rec = torch.autograd.grad(rec_loss, last_layer_weight, retain_graph=True)[0]
     g_gan = torch.autograd.grad(gan_loss, last_layer_weight, retain_graph=True)[0]
     return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0, max_weight).detach()
