@@ -75,8 +75,8 @@ CURVE_NOTES_S15 = [
     "every T (40.9-43.0 from T=2 on).",
     "Square and cubic were added in session 17, on another CPU (an Intel Xeon with AMX; cosine",
     "and linear on an AMD EPYC): T=1, the same decoding for every",
-    "schedule, reads 43.38 there against 43.35 here, and other points can differ by a seed's",
-    "worth (see \"How much of this is the seed\"). Square is 40.5-42.0 from T=2 on, its lowest",
+    "schedule, reads 43.38 on the Xeon against 43.35 on the EPYC, and other points can differ by a",
+    "seed's worth (docs/training.md, session 16). Square is 40.5-42.0 from T=2 on, its lowest",
     "40.47 at T=12; cubic 40.5-42.6, its lowest 40.47 at T=20. From T=4 on the four course",
     "schedules lie within 40.5-43.0, inside the noise of 256 faces, and no schedule wins at every T.",
     "No schedule shows the clear optimum at a moderate T that the MaskGIT paper found on ImageNet.",
@@ -196,7 +196,8 @@ def seed_section(seeds, fid):
     st = seeds["settings"]
     if seeds.get("weights") != fid.get("checkpoints"):
         return ["The seed-noise measurement in `fid_seeds.json` is from other weights and is not shown; "
-                "rerun `scripts/seed_noise.py` (command below).", ""]
+                "`python scripts/seed_noise.py --test-dir ../shared/data/cat_face_test --seeds 0 1 2 3 4 "
+                "--out docs/bench` measures these.", ""]
     lines = ["### How much of this is the seed", "",
              f"Every table here is one decoding run (seed {fid['seed']}). The {st['schedule']} "
              f"({st['sweet_spot']},{st['total_iter']}) cell scored again with other seeds, same weights, faces "
@@ -233,7 +234,8 @@ def main():
              "checkpoints on this project's machine: 2 CPU cores, 24 GiB, no GPU. Its CPU differs between",
              "sessions (an AMD EPYC with AVX-512 BF16, or an Intel Xeon with AMX): the FID tables of the",
              "shipped weights ran on the Xeon (session 17), the speed, Inception and studio timings on the",
-             "EPYC (sessions 9-15; the weights do not change them). Reproduce with the commands under each table.", ""]
+             "EPYC (sessions 9-15; the weights do not change them). A section measured on earlier weights",
+             "says so. Reproduce with the commands under each table.", ""]
     if fid:
         n = fid["n_images"]
         lines += ["## FID per mask schedule (sweet spot 10, total iterations 10)", "",

@@ -22,7 +22,8 @@
 # TR_BATCH, DEC_BATCH: smaller batches for a smoke run on a CPU (256 sequences need ~20 GB there).
 # DEC_FLAGS: more train.py vqgan flags for every decoder run, e.g. session 17's feature matching,
 # the first adversarial recipe that beat L1 + L2 here (CPU, docs/training.md):
-# DECODERS="fm:0.1" DEC_LR=5e-5 DEC_FLAGS="--disc-augment translation,cutout --feature-matching 0.5".
+# DECODERS="fm:0.1" DEC_LR=5e-5 DEC_FLAGS="--gan-start 0 --disc-augment translation,cutout --feature-matching 0.5"
+# (the flags come last, so --gan-start 0 overrides the 0.1 below, as in session 17).
 # Measured in session 15 (H200): three decoders beside the transformer cut it from 12 to 4
 # steps/s; with fewer decoders (DECODERS="l2:0") it keeps more of its speed.
 set -u
