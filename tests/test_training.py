@@ -283,6 +283,13 @@ def test_feature_matching_moves_the_decoder_and_is_logged(vq_run, tiny_data_root
     out, with_fm = tuned("fm", "1.0")
     record = [r for r in read_log(out) if "d_loss" in r][-1]
     assert record["fm_loss"] > 0 and record["fm_weight"] > 0
+    assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["adversary"]["feature_matching"] == 1.0
+    # a resume with other adversarial settings is refused, and changes nothing
+    state = open(os.path.join(out, "state.json")).read()
+    assert train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run,
+                       "--decoder-only", "--disc-weight", "0.1", "--feature-matching", "0.5", "--gan-start", "0",
+                       "--disc-channels", "16", "--batch-size", "8", "--steps", "4", "--device", "cpu"]) == 2
+    assert open(os.path.join(out, "state.json")).read() == state
     _, without = tuned("plain", "0")
     assert "fm_loss" not in [r for r in read_log(str(tmp_path / "plain")) if "d_loss" in r][-1]
     # same seed, data and discriminator: only the feature-matching term differs

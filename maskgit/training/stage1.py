@@ -106,6 +106,10 @@ def train_vqgan(args):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
     lecam = LeCam()
+    # what the decoder was tuned against: recorded in the state and the exported info
+    adversary = ({"disc_weight": args.disc_weight, "disc_augment": args.disc_augment,
+                  "lecam_weight": args.lecam_weight, "feature_matching": args.feature_matching}
+                 if use_gan else {"disc_weight": 0})
     seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
     step, elapsed = 0, 0.0
@@ -118,6 +122,9 @@ def train_vqgan(args):
         if info.get("decoder_only", False) != args.decoder_only:
             raise MaskGITError(f"{args.out} holds a run {'with' if info.get('decoder_only') else 'without'} "
                                "--decoder-only: resume it the same way, or start over with --fresh")
+        if info.get("adversary", adversary) != adversary:  # older states did not record it
+            raise MaskGITError(f"{args.out} holds a run with other adversarial settings ({info['adversary']}): "
+                               "resume it with the same flags, or start over with --fresh")
         model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
         opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
         step, elapsed = info["step"], info["elapsed"]
@@ -143,7 +150,8 @@ def train_vqgan(args):
     last_save, log = time.time(), {}
 
     def export(name):
-        info = {"step": step, "minutes": budget.elapsed / 60, **validate(model, val, device)}
+        info = {"step": step, "minutes": budget.elapsed / 60, **validate(model, val, device),
+                "adversary": adversary}
         if args.decoder_only:
             info.update(decoder_only=True, init_from=args.init_from)
         if args.distinct:
@@ -155,7 +163,7 @@ def train_vqgan(args):
         save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
                               "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
                    {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
-                    "distinct": args.distinct, "lecam": lecam.state()})
+                    "distinct": args.distinct, "lecam": lecam.state(), "adversary": adversary})
 
     # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
     wants_pregan = use_gan or not args.decoder_only
