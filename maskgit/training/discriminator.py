@@ -43,12 +43,13 @@ def feature_matching_loss(real_features, fake_features):
                for real, fake in zip(real_features, fake_features)) / len(real_features)
 
 
-def adaptive_gan_weight(rec_loss, gan_loss, last_layer_weight, max_weight=1e4):
-    """||grad rec|| / ||grad gan|| at the decoder's last layer, so neither term dominates (also
-    used for the feature-matching term, in place of the adversarial one)."""
-    g_rec = torch.autograd.grad(rec_loss, last_layer_weight, retain_graph=True)[0]
-    g_gan = torch.autograd.grad(gan_loss, last_layer_weight, retain_graph=True)[0]
-    return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0, max_weight).detach()
+def adaptive_weights(rec_loss, losses, last_layer_weight, max_weight=1e4):
+    """For each of `losses` (the adversarial term, feature matching): ||grad rec|| / ||grad loss||
+    at the decoder's last layer, so none dominates the reconstruction (the VQGAN paper's weight).
+    The reconstruction gradient is taken once for all of them."""
+    g_rec = torch.autograd.grad(rec_loss, last_layer_weight, retain_graph=True)[0].norm()
+    return [(g_rec / (torch.autograd.grad(loss, last_layer_weight, retain_graph=True)[0].norm() + 1e-4))
+            .clamp(0, max_weight).detach() for loss in losses]
 
 
 class LeCam:

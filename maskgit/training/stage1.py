@@ -29,7 +29,7 @@ from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
 from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
 from .augment import diff_augment, parse_policy
-from .discriminator import LeCam, PatchDiscriminator, adaptive_gan_weight, feature_matching_loss, hinge_d_loss
+from .discriminator import LeCam, PatchDiscriminator, adaptive_weights, feature_matching_loss, hinge_d_loss
 
 
 def psnr(x, y):
@@ -194,8 +194,6 @@ def train_vqgan(args):
             loss = rec_loss
             if gan_phase:
                 g_loss = -disc(seen_by_disc(recon)).float().mean()
-                weight = adaptive_gan_weight(rec_loss, g_loss, model.decoder.conv_out.weight)
-                loss = rec_loss + args.disc_weight * weight * g_loss
                 if args.feature_matching > 0:  # unaugmented: the pairs must line up pixel for pixel
                     with torch.no_grad():
                         _, real_features = disc(x, features=True)
@@ -203,7 +201,11 @@ def train_vqgan(args):
                     fm_loss = feature_matching_loss(real_features, fake_features)
                     # the same gradient-norm balance as the adversarial term: a fixed share of
                     # the reconstruction gradient, whatever the features' scale
-                    fm_weight = adaptive_gan_weight(rec_loss, fm_loss, model.decoder.conv_out.weight)
+                    weight, fm_weight = adaptive_weights(rec_loss, [g_loss, fm_loss], model.decoder.conv_out.weight)
+                else:
+                    (weight,) = adaptive_weights(rec_loss, [g_loss], model.decoder.conv_out.weight)
+                loss = rec_loss + args.disc_weight * weight * g_loss
+                if args.feature_matching > 0:
                     loss = loss + args.feature_matching * fm_weight * fm_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
