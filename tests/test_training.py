@@ -301,7 +301,9 @@ def test_feature_matching_moves_the_decoder_and_is_logged(vq_run, tiny_data_root
                                           (["--disc-weight", "0", "--disc-augment"], "--disc-weight above 0"),
                                           (["--feature-matching", "-1"], "--feature-matching"),
                                           (["--disc-weight", "0", "--feature-matching", "0.5"],
-                                           "--disc-weight above 0")])
+                                           "--disc-weight above 0"),
+                                          (["--gan-start", "1.5"], "--gan-start"),
+                                          (["--gan-start", "1", "--feature-matching", "0.5"], "never starts")])
 def test_bad_discriminator_settings_are_refused(tiny_data_root, tmp_path, capsys, flags, named):
     out = tmp_path / "o"
     code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--steps", "1",

@@ -79,6 +79,11 @@ def train_vqgan(args):
         raise MaskGITError("--decoder-only tunes a trained tokenizer's decoder: give --init-from DIR")
     if args.disc_weight < 0:
         raise MaskGITError(f"--disc-weight must be 0 (no GAN) or more, not {args.disc_weight}")
+    if not 0 <= args.gan_start <= 1:
+        raise MaskGITError(f"--gan-start is a fraction of the budget, from 0 to 1, not {args.gan_start}")
+    if args.disc_weight > 0 and args.gan_start >= 1:  # else every adversarial flag would silently do nothing
+        raise MaskGITError("--gan-start 1 never starts the adversarial term: give a fraction below 1, "
+                           "or --disc-weight 0 for no GAN")
     policy = parse_augment(args.disc_augment)  # a typo fails here, before any data is loaded
     if args.lecam_weight < 0:
         raise MaskGITError(f"--lecam-weight must be 0 (off) or more, not {args.lecam_weight}")
