@@ -233,7 +233,7 @@ def main():
              "Every number below is printed by a command of this repository, run on the shipped",
              "checkpoints on this project's machine: 2 CPU cores, 24 GiB, no GPU. Its CPU differs between",
              "sessions (an AMD EPYC with AVX-512 BF16, or an Intel Xeon with AMX): the FID tables of the",
-             "shipped weights ran on the Xeon (session 17), the speed, Inception and studio timings on the",
+             "shipped weights ran on the Xeon (session 18), the speed, Inception and studio timings on the",
              "EPYC (sessions 9-15; the weights do not change them). A section measured on earlier weights",
              "says so. Reproduce with the commands under each table.", ""]
     if fid:
