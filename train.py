@@ -46,8 +46,8 @@ def parse(argv):
     vq.add_argument("--res-blocks", type=int, default=2)
     vq.add_argument("--fsq-levels", type=int, nargs="+", default=[8, 5, 5, 5])
     vq.add_argument("--gan-start", type=float, default=0.6,
-                    help="fraction of the budget after which the encoder freezes (from the start with "
-                    "--decoder-only) and the GAN starts (if --disc-weight > 0)")
+                    help="fraction of the budget (0 to 1) after which the encoder freezes (from the start "
+                    "with --decoder-only) and the GAN starts (if --disc-weight > 0; then below 1)")
     vq.add_argument("--disc-weight", type=float, default=0.5, help="0: no adversarial term at all")
     vq.add_argument("--disc-lr", type=float, default=2e-4)
     vq.add_argument("--disc-channels", type=int, default=64)

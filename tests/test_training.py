@@ -302,8 +302,10 @@ def test_feature_matching_moves_the_decoder_and_is_logged(vq_run, tiny_data_root
                                           (["--feature-matching", "-1"], "--feature-matching"),
                                           (["--disc-weight", "0", "--feature-matching", "0.5"],
                                            "--disc-weight above 0"),
-                                          (["--gan-start", "1.5"], "--gan-start"),
-                                          (["--gan-start", "1", "--feature-matching", "0.5"], "never starts")])
+                                          (["--gan-start", "1.5"], "from 0 to 1"),
+                                          (["--gan-start", "-0.1"], "from 0 to 1"),
+                                          (["--gan-start", "1", "--disc-weight", "0.1", "--feature-matching", "0.5"],
+                                           "never starts")])
 def test_bad_discriminator_settings_are_refused(tiny_data_root, tmp_path, capsys, flags, named):
     out = tmp_path / "o"
     code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--steps", "1",
@@ -311,3 +313,13 @@ def test_bad_discriminator_settings_are_refused(tiny_data_root, tmp_path, capsys
     assert code == 2
     assert named in capsys.readouterr().err
     assert not out.exists()  # refused before anything was written
+
+
+def test_gan_start_1_without_a_discriminator_trains_encoder_and_decoder_throughout(tiny_data_root, tmp_path):
+    # the refusal above is only for a GAN that would never start; without one, 1 is a plain run
+    out = str(tmp_path / "o")
+    code = train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--steps", "2", "--batch-size", "4",
+                       "--channels", "16", "32", "32", "--res-blocks", "1", "--gan-start", "1",
+                       "--disc-weight", "0", "--device", "cpu"])
+    assert code == 0
+    assert read_log(out)[-1]["step"] == 2
