@@ -81,9 +81,20 @@ CURVE_NOTES_S15 = [
     "schedules lie within 40.5-43.0, inside the noise of 256 faces, and no schedule wins at every T.",
     "No schedule shows the clear optimum at a moderate T that the MaskGIT paper found on ImageNet.",
 ]
+# The curves of session 18's weights (session 17's feature-matching decoder, continued; the same
+# transformer as session 15's); all four ran on an Intel Xeon.
+CURVE_NOTES_S18 = [
+    "With session 18's weights (only the decoder differs from session 15's) every point lies",
+    "2.8-5.1 below session 15's curves (same faces, seed and decoding): 40.2 at T=1, then 36.3-38.3",
+    "for every course schedule from T=4 to T=20. Iterating gains 2-4 over one step, and from T=4 on",
+    "the four schedules lie within about 2 of each other, inside the noise of 256 faces; none wins",
+    "at every T. No schedule shows the clear optimum at a moderate T that the MaskGIT paper found",
+    "on ImageNet.",
+]
 CURVE_NOTES = {(*FIRST_WEIGHTS, "sample"): CURVE_NOTES_DRAWN, (*FIRST_WEIGHTS, "mode"): CURVE_NOTES_MODE,
                ("9b86a93b82bd820d", "54001123f8341112", "mode"): CURVE_NOTES_S13,
-               ("64c63b8cbe5c09bc", "003e0cdad2ebb798", "mode"): CURVE_NOTES_S15}
+               ("64c63b8cbe5c09bc", "003e0cdad2ebb798", "mode"): CURVE_NOTES_S15,
+               ("572042c2f8d74c94", "003e0cdad2ebb798", "mode"): CURVE_NOTES_S18}
 
 
 def curve_notes(report):
