@@ -198,20 +198,21 @@ def train_vqgan(args):
             rec_loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
             loss = rec_loss
             if gan_phase:
-                g_loss = -disc(seen_by_disc(recon)).float().mean()
                 if args.feature_matching > 0:  # unaugmented: the pairs must line up pixel for pixel
                     with torch.no_grad():
                         _, real_features = disc(x, features=True)
-                    _, fake_features = disc(recon, features=True)
+                    plain_logits, fake_features = disc(recon, features=True)
                     fm_loss = feature_matching_loss(real_features, fake_features)
+                    # without augmentation the adversarial term sees this same pass: not run twice
+                    g_loss = -(disc(seen_by_disc(recon)) if policy else plain_logits).float().mean()
                     # the same gradient-norm balance as the adversarial term: a fixed share of
                     # the reconstruction gradient, whatever the features' scale
                     weight, fm_weight = adaptive_weights(rec_loss, [g_loss, fm_loss], model.decoder.conv_out.weight)
+                    loss = rec_loss + args.disc_weight * weight * g_loss + args.feature_matching * fm_weight * fm_loss
                 else:
+                    g_loss = -disc(seen_by_disc(recon)).float().mean()
                     (weight,) = adaptive_weights(rec_loss, [g_loss], model.decoder.conv_out.weight)
-                loss = rec_loss + args.disc_weight * weight * g_loss
-                if args.feature_matching > 0:
-                    loss = loss + args.feature_matching * fm_weight * fm_loss
+                    loss = rec_loss + args.disc_weight * weight * g_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         ddp.average_gradients(model.parameters())
