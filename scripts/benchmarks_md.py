@@ -102,12 +102,13 @@ CURVE_NOTES_S19 = [
 ]
 # The curves of session 20's weights (that decoder 663 steps further, the transformer 3,254 H200 steps further).
 CURVE_NOTES_S20 = [
-    "With session 20's weights (both models continued) the curves moved down again: T=1 reads 37.7",
-    "(39.1 with session 19's weights), and 23 of the 28 points lie lower than session 19's, by up to",
-    "1.8; the five that rose did so by 0.1-0.6, inside the noise of 256 faces. From T=4 on, every course",
-    "schedule lies between 35.4 and 37.0, and the four schedules lie within 1.5 of each other at each T;",
-    "none wins at every T. Iterating gains 0.2-2.3 over one step; still no schedule shows the clear",
-    "optimum at a moderate T that the MaskGIT paper found on ImageNet.",
+    "With session 20's weights (both models continued) the curves moved down again: T=1 (one",
+    "measurement for all four schedules) reads 37.7, against 39.1 with session 19's weights, and of",
+    "the 24 points from T=2 on, 19 lie lower than session 19's (by up to 1.8) and 5 higher (by",
+    "0.1-0.6), 0.5 lower on average. From T=4 on, every course schedule lies between 35.4 and 37.0,",
+    "0.7-2.3 below one step (1.9-3.6 with session 19's weights: the one-step result gained most), and",
+    "the four schedules lie within 1.5 of each other at each T; none wins at every T. Still no",
+    "schedule shows the clear optimum at a moderate T that the MaskGIT paper found on ImageNet.",
 ]
 CURVE_NOTES = {(*FIRST_WEIGHTS, "sample"): CURVE_NOTES_DRAWN, (*FIRST_WEIGHTS, "mode"): CURVE_NOTES_MODE,
                ("9b86a93b82bd820d", "54001123f8341112", "mode"): CURVE_NOTES_S13,

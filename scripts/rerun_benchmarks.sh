@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rerun every FID table of docs/benchmarks.md on the weights in $CHECKPOINTS (after they
 # change), as two one-thread processes side by side (on 2 CPU cores about 1.3 times the
-# throughput of one two-thread process: about 2 hours here), then combine them into
+# throughput of one two-thread process: about 85-90 minutes here), then combine them into
 # $OUT/fid_results.json (the previous weights' report becomes fid_results_previous.json),
 # redraw the plots and regenerate docs/benchmarks.md.
 # Usage: TEST_DIR=../shared/data/cat_face_test bash scripts/rerun_benchmarks.sh
