@@ -100,7 +100,7 @@ CURVE_NOTES_S19 = [
     "wins at every T. No schedule shows the clear optimum at a moderate T that the MaskGIT paper",
     "found on ImageNet.",
 ]
-# The curves of session 20's weights (that decoder 663 steps further, the transformer 3,254 H200 steps further).
+# Session 20's curves: the decoder 663 CPU steps further, the transformer 3,254 H200 steps further.
 CURVE_NOTES_S20 = [
     "With session 20's weights (both models continued) the curves moved down again: T=1 (one",
     "measurement for all four schedules) reads 37.7, against 39.1 with session 19's weights, and of",
