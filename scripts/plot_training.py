@@ -3,8 +3,10 @@
   python scripts/plot_training.py --vqgan docs/runs/gpu-h200-vqgan.jsonl \
       --transformer docs/runs/gpu-h200-transformer.jsonl docs/runs/gpu-h200-transformer-s13a.jsonl \
           docs/runs/gpu-h200-transformer-s13b.jsonl docs/runs/gpu-h200-transformer-s15a.jsonl \
+          docs/runs/gpu-h200-transformer-s20.jsonl \
       --decoder docs/runs/cpu-decoder-s12.jsonl --decoder docs/runs/cpu-decoder-s14.jsonl \
-      --decoder docs/runs/gpu-h200-decoder-s15-l2.jsonl --out docs/figures/training_curves.png
+      --decoder docs/runs/gpu-h200-decoder-s15-l2.jsonl --decoder docs/runs/cpu-decoder-fm-s17.jsonl \
+      --decoder docs/runs/gpu-h200-decoder-s20-fm.jsonl --out docs/figures/training_curves.png
 
 --transformer: one run, then the runs that continued it (--init-from), in order; their steps
 are counted on from where the previous run ended.
