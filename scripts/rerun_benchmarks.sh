@@ -9,7 +9,6 @@
 # (70 steps) and the cubic FID-vs-iterations curve on 256 faces (about 22); B the (8,8),
 # (12,12) and (s,20) cells (8 + 12 + 12: the (s,20) cells share one run) and the cosine,
 # linear and square curves (about 65).
-# (Until session 20 the (8,8) cell ran in A, which then ended about 15 minutes after B.)
 # Progress:
 # $WORK/{a,b}/fid_results.partial.json; logs: $WORK/{a,b}.log.
 set -eu
