@@ -69,3 +69,14 @@ def test_the_committed_fid_reports_were_made_with_the_shipped_weights():
     from maskgit.checkpoint import weights_digests
     with open(os.path.join(ROOT, "docs", "bench", "fid_results.json")) as f:
         assert json.load(f)["checkpoints"] == weights_digests(CHECKPOINTS)
+
+
+def test_shipped_discriminator_loads_for_further_decoder_tuning():
+    """`train.py vqgan --init-from checkpoints` starts its adversarial term from this one."""
+    from maskgit.training.discriminator import PatchDiscriminator, load_discriminator
+    disc = PatchDiscriminator(64)
+    fresh = {k: v.clone() for k, v in disc.state_dict().items()}
+    assert load_discriminator(disc, CHECKPOINTS)
+    assert any(not torch.equal(fresh[k], v) for k, v in disc.state_dict().items())
+    logits = disc(torch.zeros(2, 3, 64, 64))
+    assert logits.shape == (2, 1, 14, 14) and torch.isfinite(logits).all()

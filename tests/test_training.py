@@ -296,10 +296,74 @@ def test_feature_matching_moves_the_decoder_and_is_logged(vq_run, tiny_data_root
     assert any(not torch.equal(with_fm[k], without[k]) for k in with_fm if k.startswith("decoder."))
 
 
+def test_the_discriminator_travels_with_the_decoder(vq_run, tiny_data_root, tmp_path, capsys):
+    from maskgit.training.discriminator import DISC_NAME
+
+    def tune(out, init, *flags):
+        return train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--init-from", str(init),
+                           "--decoder-only", "--disc-weight", "0.1", "--feature-matching", "0.5",
+                           "--gan-start", "0", "--disc-channels", "16", "--batch-size", "8",
+                           "--val-every", "50", "--device", "cpu", *flags])
+
+    assert os.path.exists(os.path.join(vq_run, f"{DISC_NAME}.json"))  # a GAN run keeps its discriminator
+    plain = tmp_path / "plain"  # the tokenizer alone
+    plain.mkdir()
+    for ext in ("json", "safetensors"):
+        shutil.copy(os.path.join(vq_run, f"vqgan.{ext}"), plain)
+    first, export = tmp_path / "first", tmp_path / "export"
+    assert tune(first, plain, "--steps", "3", "--export-to", str(export)) == 0
+    assert "discriminator: fresh" in capsys.readouterr().out
+    saved = read_tensors(str(first / f"{DISC_NAME}.safetensors"))
+    exported = read_tensors(str(export / f"{DISC_NAME}.safetensors"))
+    assert saved.keys() == exported.keys() and all(torch.equal(saved[k], exported[k]) for k in saved)
+    assert json.load(open(first / "vqgan.json"))["info"]["disc_from"] == "fresh"
+    # a run from the exported weights starts from that discriminator: with its learning rate
+    # at 0 it ends holding exactly the tensors it was given
+    second = tmp_path / "second"
+    assert tune(second, export, "--steps", "2", "--disc-lr", "0") == 0
+    assert f"discriminator: from {export}" in capsys.readouterr().out
+    kept = read_tensors(str(second / f"{DISC_NAME}.safetensors"))
+    assert all(torch.equal(saved[k], kept[k]) for k in saved)
+    assert json.load(open(second / "vqgan.json"))["info"]["disc_from"] == str(export)
+    # another size, or a corrupt file: a clear error before any step
+    assert tune(tmp_path / "wide", export, "--steps", "1", "--disc-channels", "32") == 2
+    assert "--disc-channels" in capsys.readouterr().err
+    with open(export / f"{DISC_NAME}.safetensors", "r+b") as f:
+        f.truncate(100)
+    assert tune(tmp_path / "corrupt", export, "--steps", "1") == 2
+    assert "corrupt" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "corrupt" / "log.jsonl")
+
+
+def test_disc_warmup_trains_the_discriminator_alone_first_and_once(vq_run, tiny_data_root, tmp_path):
+    from maskgit.pipeline import load_vqgan
+    from maskgit.training.discriminator import DISC_NAME
+    out = tmp_path / "warm"
+    run = ["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--init-from", vq_run, "--decoder-only",
+           "--disc-weight", "0.1", "--gan-start", "0", "--disc-channels", "16", "--batch-size", "8",
+           "--val-every", "50", "--lr", "0", "--device", "cpu"]
+    # learning rate 0 for the decoder: any change to the discriminator is the warm-up's (or the
+    # one adversarial step's), and the decoder must come out as it went in
+    assert train.main(run + ["--disc-warmup", "4", "--steps", "1"]) == 0
+    warm = [r for r in read_log(str(out)) if "disc_warmup_steps" in r]
+    assert len(warm) == 1 and warm[0]["disc_warmup_steps"] == 4 and warm[0]["step"] == 0
+    before, after = load_vqgan(vq_run).state_dict(), load_vqgan(str(out)).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert json.load(open(out / "vqgan.json"))["info"]["disc_warmup"] == 4
+    assert read_tensors(str(out / f"{DISC_NAME}.safetensors"))
+    # resumed: the warm-up is not run again
+    assert train.main(run + ["--disc-warmup", "4", "--steps", "2"]) == 0
+    assert len([r for r in read_log(str(out)) if "disc_warmup_steps" in r]) == 1
+    assert read_log(str(out))[-1]["step"] == 2
+
+
 @pytest.mark.parametrize("flags, named", [(["--lecam-weight", "-0.1"], "--lecam-weight"),
                                           (["--disc-augment", "colour,blur"], "blur"),
                                           (["--disc-weight", "0", "--disc-augment"], "--disc-weight above 0"),
                                           (["--feature-matching", "-1"], "--feature-matching"),
+                                          (["--disc-warmup", "-1"], "--disc-warmup"),
+                                          (["--disc-weight", "0", "--disc-warmup", "10"],
+                                           "--disc-weight above 0"),
                                           (["--disc-weight", "0", "--feature-matching", "0.5"],
                                            "--disc-weight above 0"),
                                           (["--gan-start", "1.5"], "from 0 to 1"),

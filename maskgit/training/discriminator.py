@@ -1,7 +1,12 @@
 """PatchGAN discriminator and the VQGAN paper's adaptive adversarial weight."""
+import os
+
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from ..checkpoint import read_json, read_tensors, save_json, save_tensors
+from ..errors import CheckpointError
 
 
 class PatchDiscriminator(nn.Module):
@@ -16,6 +21,7 @@ class PatchDiscriminator(nn.Module):
             nn.Conv2d(2 * c, 4 * c, 4, 1, 1), nn.GroupNorm(16, 4 * c), nn.LeakyReLU(0.2),
             nn.Conv2d(4 * c, 1, 4, 1, 1),
         )
+        self.channels = channels  # the size a saved discriminator is checked against
 
     def forward(self, x, features=False):
         """Logits; with `features`, also the activation after each hidden layer (the
@@ -28,6 +34,37 @@ class PatchDiscriminator(nn.Module):
             if isinstance(layer, nn.LeakyReLU):
                 hidden.append(x)
         return x, hidden
+
+
+# The discriminator a decoder was tuned against travels beside it (DIR/vqgan_disc.*), so a
+# later run can go on from DIR without a fresh, untrained one: the decoder's adversarial
+# tuning then survives the loss of its run folder.
+DISC_NAME = "vqgan_disc"
+
+
+def save_discriminator(disc, folder, info):
+    save_tensors(disc.state_dict(), os.path.join(folder, f"{DISC_NAME}.safetensors"))  # fp32: 2.7 MB at 64 channels
+    save_json({"kind": "discriminator", "config": {"channels": disc.channels}, "info": info},
+              os.path.join(folder, f"{DISC_NAME}.json"))
+
+
+def load_discriminator(disc, folder):
+    """Load FOLDER's saved discriminator into `disc`; False if FOLDER has none. A corrupt file
+    or another size is a CheckpointError."""
+    path = os.path.join(folder, f"{DISC_NAME}.json")
+    if not os.path.exists(path):
+        return False
+    meta = read_json(path)
+    channels = meta.get("config", {}).get("channels") if isinstance(meta, dict) else None
+    if channels != disc.channels:
+        raise CheckpointError(f"{path}: a discriminator with {channels} channels; this run builds "
+                              f"{disc.channels} (--disc-channels)")
+    tensors = read_tensors(os.path.join(folder, f"{DISC_NAME}.safetensors"))
+    try:
+        disc.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise CheckpointError(f"{folder}/{DISC_NAME}.safetensors does not match its config ({e})") from None
+    return True
 
 
 def hinge_d_loss(real_logits, fake_logits):

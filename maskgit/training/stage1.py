@@ -14,6 +14,11 @@ as the final one, so stage 2 can start then and either decoder can be chosen aft
 is frozen from the first step, so the tokens stay those a shipped transformer was trained
 on, and a better decoder improves every decoded image without retraining stage 2. The GAN
 still starts at `--gan-start`, after which `vqgan_pregan` is the decoder before it.
+
+The discriminator is exported beside the tokenizer (`vqgan_disc`), and `--init-from DIR`
+starts from DIR's one when it has one, so adversarial tuning can go on from the weights
+alone. Without one, `--disc-warmup N` first trains a fresh discriminator alone for N steps
+against the decoder as it stands: tuned against a random critic, a good decoder first gets worse.
 """
 import math
 import os
@@ -29,7 +34,8 @@ from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
 from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
 from .augment import diff_augment, parse_policy
-from .discriminator import LeCam, PatchDiscriminator, adaptive_weights, feature_matching_loss, hinge_d_loss
+from .discriminator import (LeCam, PatchDiscriminator, adaptive_weights, feature_matching_loss, hinge_d_loss,
+                            load_discriminator, save_discriminator)
 
 
 def psnr(x, y):
@@ -89,9 +95,12 @@ def train_vqgan(args):
         raise MaskGITError(f"--lecam-weight must be 0 (off) or more, not {args.lecam_weight}")
     if args.feature_matching < 0:
         raise MaskGITError(f"--feature-matching must be 0 (off) or more, not {args.feature_matching}")
-    if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight or args.feature_matching):
-        raise MaskGITError("--disc-augment, --lecam-weight and --feature-matching work through the "
-                           "discriminator: they need --disc-weight above 0")
+    if args.disc_warmup < 0:
+        raise MaskGITError(f"--disc-warmup is a number of steps, 0 or more, not {args.disc_warmup}")
+    if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight or args.feature_matching
+                                  or args.disc_warmup):
+        raise MaskGITError("--disc-augment, --lecam-weight, --feature-matching and --disc-warmup work "
+                           "through the discriminator: they need --disc-weight above 0")
     os.makedirs(args.out, exist_ok=True)  # after the checks: a refused run leaves nothing behind
     if args.init_from:  # its size wins over --channels/--res-blocks/--fsq-levels
         from ..pipeline import load_vqgan
@@ -103,6 +112,8 @@ def train_vqgan(args):
         model.encoder.requires_grad_(False)
     use_gan = args.disc_weight > 0
     disc = PatchDiscriminator(args.disc_channels).to(device)
+    # the discriminator this decoder was tuned against, if DIR kept it (a resumed state wins)
+    disc_from = args.init_from if use_gan and args.init_from and load_discriminator(disc, args.init_from) else None
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         disc = disc.to(memory_format=torch.channels_last)
@@ -118,6 +129,7 @@ def train_vqgan(args):
     seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
     step, elapsed = 0, 0.0
+    warmup_left = args.disc_warmup  # discriminator-only steps still to run when the GAN starts
     state = None if args.fresh else load_state(args.out)
     if state:
         parts, info = state
@@ -133,6 +145,7 @@ def train_vqgan(args):
         model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
         opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
         step, elapsed = info["step"], info["elapsed"]
+        warmup_left, disc_from = info.get("disc_warmup_left", 0), info.get("disc_from")
         if "lecam" in info:
             lecam.load(info["lecam"])
         if ddp.is_main:
@@ -147,6 +160,9 @@ def train_vqgan(args):
         print(f"VQGAN {count_parameters(model) / 1e6:.2f}M params, discriminator "
               f"{count_parameters(disc) / 1e6:.2f}M; {len(train)} train / {len(val)} val images; "
               f"{steps_per_epoch} steps per epoch on {ddp.world} x {device}")
+        if use_gan and not state:
+            print(f"discriminator: {'from ' + disc_from if disc_from else 'fresh'}"
+                  + (f", {warmup_left} steps alone before the decoder's" if warmup_left else ""))
 
     budget = Budget(args.steps, args.minutes, elapsed)
     gen = torch.Generator().manual_seed(args.seed * 1000 + ddp.rank + step)
@@ -161,6 +177,8 @@ def train_vqgan(args):
             info.update(decoder_only=True, init_from=args.init_from)
         if args.distinct:
             info["distinct"] = True
+        if use_gan:
+            info.update(disc_from=disc_from or "fresh", disc_warmup=args.disc_warmup)
         save_checkpoint(model, args.out, name, "vqgan", info)
         return info
 
@@ -168,7 +186,48 @@ def train_vqgan(args):
         save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
                               "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
                    {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
-                    "distinct": args.distinct, "lecam": lecam.state(), "adversary": adversary})
+                    "distinct": args.distinct, "lecam": lecam.state(), "adversary": adversary,
+                    "disc_warmup_left": warmup_left, "disc_from": disc_from})
+
+    def discriminator_step(x, recon):
+        with autocast(device):
+            real_logits = disc(seen_by_disc(x)).float()
+            fake_logits = disc(seen_by_disc(recon.detach())).float()
+            d_hinge = hinge_d_loss(real_logits, fake_logits)
+            d_loss = d_hinge
+            if args.lecam_weight > 0:
+                d_loss = d_hinge + args.lecam_weight * lecam(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        ddp.average_gradients(disc.parameters())
+        opt_d.step()
+        return d_hinge, d_loss, real_logits, fake_logits
+
+    def warm_up_discriminator():
+        """The discriminator alone against the decoder as it stands (which does not move).
+        Counts toward --minutes, not --steps."""
+        nonlocal warmup_left, last_save
+        started = warmup_left
+        warm_bar = tqdm(total=started, disable=not ddp.is_main, desc="discriminator warm-up",
+                        mininterval=args.log_seconds, dynamic_ncols=True)
+        while warmup_left > 0 and not ddp.any(budget.interrupted):
+            x = random_batch(train, args.batch_size, gen, device)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.no_grad(), autocast(device):
+                recon = model.decoder(model.quantize(x)).float()
+            d_hinge, _, real_logits, fake_logits = discriminator_step(x, recon)
+            warmup_left -= 1
+            warm_bar.update(1)
+        warm_bar.close()
+        if ddp.is_main and warmup_left < started:
+            record = {"step": step, "minutes": round(budget.elapsed / 60, 2),
+                      "disc_warmup_steps": started - warmup_left, "d_loss": d_hinge.item(),
+                      "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
+            append_log(args.out, record)
+            bar.write(str(record))
+            checkpoint()  # a kill after this does not warm up again
+            last_save = time.time()
 
     # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
     wants_pregan = use_gan or not args.decoder_only
@@ -182,6 +241,10 @@ def train_vqgan(args):
                 and ddp.is_main:
             log = export("vqgan_pregan")
             print(f"\nphase B ({'GAN' if use_gan else 'encoder frozen'}) from step {step}: {log}")
+        if gan_phase and warmup_left > 0:
+            warm_up_discriminator()
+            if ddp.any(budget.interrupted):
+                break
         for g in opt.param_groups:
             g["lr"] = lr_at(progress, args.lr, warmup=0.02)
         x = random_batch(train, args.batch_size, gen, device)
@@ -219,17 +282,7 @@ def train_vqgan(args):
         opt.step()
 
         if gan_phase:
-            with autocast(device):
-                real_logits = disc(seen_by_disc(x)).float()
-                fake_logits = disc(seen_by_disc(recon.detach())).float()
-                d_hinge = hinge_d_loss(real_logits, fake_logits)
-                d_loss = d_hinge
-                if args.lecam_weight > 0:
-                    d_loss = d_hinge + args.lecam_weight * lecam(real_logits, fake_logits)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            ddp.average_gradients(disc.parameters())
-            opt_d.step()
+            d_hinge, d_loss, real_logits, fake_logits = discriminator_step(x, recon)
 
         step += 1
         bar.update(1)
@@ -262,6 +315,9 @@ def train_vqgan(args):
         info = export("vqgan")
         append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True, **info})
         print(f"final VQGAN: {info}")
-        if args.export_to:
-            save_checkpoint(model, args.export_to, "vqgan", "vqgan", info)
+        for folder in [args.out] + ([args.export_to] if args.export_to else []):
+            if folder != args.out:
+                save_checkpoint(model, folder, "vqgan", "vqgan", info)
+            if use_gan:
+                save_discriminator(disc, folder, {"step": step, "adversary": adversary})
     ddp.close()
