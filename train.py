@@ -65,10 +65,11 @@ def parse(argv):
                     "decoder's last layer, as the adversarial term is (0: off)")
     vq.add_argument("--disc-warmup", type=int, default=0, metavar="STEPS",
                     help="when the adversarial term starts, first train the discriminator alone this many "
-                    "steps against the decoder as it stands (for a fresh discriminator on a trained decoder)")
+                    "steps against the decoder as it stands (counts toward --minutes, not --steps; fixed "
+                    "when the run starts: a resume runs what is left)")
     vq.add_argument("--init-from", help="start from the tokenizer in this folder (e.g. checkpoints); "
                     "its size wins over --channels/--res-blocks/--fsq-levels; its discriminator "
-                    "(vqgan_disc.*), if it has one, is the adversarial term's starting point")
+                    "(vqgan_disc.*), if trained against that decoder, is the adversarial term's starting point")
     vq.add_argument("--decoder-only", action="store_true",
                     help="with --init-from: freeze the encoder from the first step, so the tokens (and a "
                     "transformer trained on them) stay valid, and tune only the decoder")

@@ -10,7 +10,7 @@
 # Usage: DATA=/path/cat_face RUN=runs/gpu-more TR_MIN=9 DEC_MIN=9 bash scripts/gpu_continue.sh
 #        (DEC_MIN=0 skips the decoder)
 # When the copy sent to the GPU machine is size-limited (64 MiB where this project borrows one,
-# and checkpoints/ alone is 57 MB), the images (50 MB) do not fit beside the weights, but the
+# and checkpoints/ alone is 60 MB), the images (50 MB) do not fit beside the weights, but the
 # transformer's tokens do. Make them here and send them instead (the decoder then cannot run):
 #   python train.py transformer --data-root DATA --vqgan checkpoints --out .data/tok --distinct --tokenize-only
 #   gzip -9 -k .data/tok/tokens-*.safetensors         # 7.6 MB -> 5.4 MB; .data/ is git-ignored

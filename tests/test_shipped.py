@@ -72,11 +72,15 @@ def test_the_committed_fid_reports_were_made_with_the_shipped_weights():
 
 
 def test_shipped_discriminator_loads_for_further_decoder_tuning():
-    """`train.py vqgan --init-from checkpoints` starts its adversarial term from this one."""
+    """`train.py vqgan --init-from checkpoints` starts its adversarial term from this one: it
+    must load at the trainer's default size and name the shipped decoder."""
+    import train
+    from maskgit.checkpoint import weights_digests
     from maskgit.training.discriminator import PatchDiscriminator, load_discriminator
-    disc = PatchDiscriminator(64)
+    disc = PatchDiscriminator(train.parse(["vqgan", "--data-root", "d", "--out", "o", "--steps", "1"]).disc_channels)
     fresh = {k: v.clone() for k, v in disc.state_dict().items()}
-    assert load_discriminator(disc, CHECKPOINTS)
+    info = load_discriminator(disc, CHECKPOINTS)
+    assert info["vqgan"] == weights_digests(CHECKPOINTS)["vqgan"]
     assert any(not torch.equal(fresh[k], v) for k, v in disc.state_dict().items())
     logits = disc(torch.zeros(2, 3, 64, 64))
     assert logits.shape == (2, 1, 14, 14) and torch.isfinite(logits).all()

@@ -305,6 +305,9 @@ def test_the_discriminator_travels_with_the_decoder(vq_run, tiny_data_root, tmp_
                            "--gan-start", "0", "--disc-channels", "16", "--batch-size", "8",
                            "--val-every", "50", "--device", "cpu", *flags])
 
+    def disc_tensors(folder):
+        return read_tensors(os.path.join(folder, f"{DISC_NAME}.safetensors"))
+
     assert os.path.exists(os.path.join(vq_run, f"{DISC_NAME}.json"))  # a GAN run keeps its discriminator
     plain = tmp_path / "plain"  # the tokenizer alone
     plain.mkdir()
@@ -313,48 +316,68 @@ def test_the_discriminator_travels_with_the_decoder(vq_run, tiny_data_root, tmp_
     first, export = tmp_path / "first", tmp_path / "export"
     assert tune(first, plain, "--steps", "3", "--export-to", str(export)) == 0
     assert "discriminator: fresh" in capsys.readouterr().out
-    saved = read_tensors(str(first / f"{DISC_NAME}.safetensors"))
-    exported = read_tensors(str(export / f"{DISC_NAME}.safetensors"))
+    saved, exported = disc_tensors(first), disc_tensors(export)
     assert saved.keys() == exported.keys() and all(torch.equal(saved[k], exported[k]) for k in saved)
+    assert json.load(open(export / f"{DISC_NAME}.json"))["info"]["vqgan"] == file_digest(str(export / "vqgan.safetensors"))
     assert json.load(open(first / "vqgan.json"))["info"]["disc_from"] == "fresh"
     # a run from the exported weights starts from that discriminator: with its learning rate
     # at 0 it ends holding exactly the tensors it was given
     second = tmp_path / "second"
     assert tune(second, export, "--steps", "2", "--disc-lr", "0") == 0
     assert f"discriminator: from {export}" in capsys.readouterr().out
-    kept = read_tensors(str(second / f"{DISC_NAME}.safetensors"))
-    assert all(torch.equal(saved[k], kept[k]) for k in saved)
+    assert all(torch.equal(saved[k], v) for k, v in disc_tensors(second).items())
     assert json.load(open(second / "vqgan.json"))["info"]["disc_from"] == str(export)
-    # another size, or a corrupt file: a clear error before any step
+    # beside another decoder than the one it was trained against, it is not used
+    for ext in ("json", "safetensors"):
+        shutil.copy(export / f"{DISC_NAME}.{ext}", plain)
+    assert tune(tmp_path / "stale", plain, "--steps", "1") == 0
+    out = capsys.readouterr().out
+    assert "trained against another decoder" in out and "discriminator: fresh" in out
+    # another size, a config of another kind, or corrupt weights: a clear error, nothing written
     assert tune(tmp_path / "wide", export, "--steps", "1", "--disc-channels", "32") == 2
     assert "--disc-channels" in capsys.readouterr().err
+    with open(plain / f"{DISC_NAME}.json", "w") as f:
+        json.dump({"kind": "vqgan", "config": {"channels": 16}}, f)
+    assert tune(tmp_path / "kind", plain, "--steps", "1") == 2
+    assert "not a discriminator config" in capsys.readouterr().err
     with open(export / f"{DISC_NAME}.safetensors", "r+b") as f:
         f.truncate(100)
     assert tune(tmp_path / "corrupt", export, "--steps", "1") == 2
     assert "corrupt" in capsys.readouterr().err
-    assert not os.path.exists(tmp_path / "corrupt" / "log.jsonl")
+    assert not any((tmp_path / name).exists() for name in ("wide", "kind", "corrupt"))
 
 
-def test_disc_warmup_trains_the_discriminator_alone_first_and_once(vq_run, tiny_data_root, tmp_path):
-    from maskgit.pipeline import load_vqgan
+def test_disc_warmup_trains_the_discriminator_alone_first_and_resumes_where_it_stopped(
+        vq_run, tiny_data_root, tmp_path, monkeypatch):
+    from maskgit.training.common import Budget
     from maskgit.training.discriminator import DISC_NAME
     out = tmp_path / "warm"
     run = ["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--init-from", vq_run, "--decoder-only",
            "--disc-weight", "0.1", "--gan-start", "0", "--disc-channels", "16", "--batch-size", "8",
-           "--val-every", "50", "--lr", "0", "--device", "cpu"]
-    # learning rate 0 for the decoder: any change to the discriminator is the warm-up's (or the
-    # one adversarial step's), and the decoder must come out as it went in
-    assert train.main(run + ["--disc-warmup", "4", "--steps", "1"]) == 0
-    warm = [r for r in read_log(str(out)) if "disc_warmup_steps" in r]
-    assert len(warm) == 1 and warm[0]["disc_warmup_steps"] == 4 and warm[0]["step"] == 0
-    before, after = load_vqgan(vq_run).state_dict(), load_vqgan(str(out)).state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
-    assert json.load(open(out / "vqgan.json"))["info"]["disc_warmup"] == 4
-    assert read_tensors(str(out / f"{DISC_NAME}.safetensors"))
-    # resumed: the warm-up is not run again
-    assert train.main(run + ["--disc-warmup", "4", "--steps", "2"]) == 0
-    assert len([r for r in read_log(str(out)) if "disc_warmup_steps" in r]) == 1
-    assert read_log(str(out))[-1]["step"] == 2
+           "--val-every", "50", "--disc-lr", "1e-2", "--device", "cpu"]
+
+    def state_info():
+        return json.load(open(out / "state.json"))["info"]
+
+    # stop the first run after two warm-up steps, as a kill would: the budget reads "done" at
+    # its fourth look (the main loop's first, then one before each warm-up step)
+    looks, real_done = [], Budget.done
+    monkeypatch.setattr(Budget, "done", lambda self, step: looks.append(step) or len(looks) >= 4 or
+                        real_done(self, step))
+    assert train.main(run + ["--disc-warmup", "5", "--steps", "1"]) == 0
+    monkeypatch.setattr(Budget, "done", real_done)
+    assert [r["disc_warmup_steps"] for r in read_log(str(out)) if "disc_warmup_steps" in r] == [2]
+    assert state_info()["step"] == 0 and state_info()["disc_warmup_left"] == 3
+    assert json.load(open(out / "vqgan.json"))["info"]["disc_warmup"] == 2
+    # resumed (the flag cannot change the plan a run started with): the 3 steps left, then the decoder's
+    assert train.main(run + ["--disc-warmup", "50", "--steps", "2"]) == 0
+    assert [r["disc_warmup_steps"] for r in read_log(str(out)) if "disc_warmup_steps" in r] == [2, 3]
+    assert state_info()["step"] == 2 and state_info()["disc_warmup_left"] == 0
+    assert json.load(open(out / "vqgan.json"))["info"]["disc_warmup"] == 5
+    # the critic it started from (vq_run's) was trained, not merely carried
+    start, end = read_tensors(os.path.join(vq_run, f"{DISC_NAME}.safetensors")), \
+        read_tensors(str(out / f"{DISC_NAME}.safetensors"))
+    assert any(not torch.equal(start[k], end[k]) for k in start)
 
 
 @pytest.mark.parametrize("flags, named", [(["--lecam-weight", "-0.1"], "--lecam-weight"),

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..checkpoint import read_json, read_tensors, save_json, save_tensors
+from ..checkpoint import FORMAT_VERSION, read_json, read_tensors, save_json, save_tensors
 from ..errors import CheckpointError
 
 
@@ -43,28 +43,31 @@ DISC_NAME = "vqgan_disc"
 
 
 def save_discriminator(disc, folder, info):
+    """`info` should name the decoder it was trained against ("vqgan": that file's digest)."""
     save_tensors(disc.state_dict(), os.path.join(folder, f"{DISC_NAME}.safetensors"))  # fp32: 2.7 MB at 64 channels
-    save_json({"kind": "discriminator", "config": {"channels": disc.channels}, "info": info},
-              os.path.join(folder, f"{DISC_NAME}.json"))
+    save_json({"kind": "discriminator", "format_version": FORMAT_VERSION, "config": {"channels": disc.channels},
+               "info": info}, os.path.join(folder, f"{DISC_NAME}.json"))
 
 
 def load_discriminator(disc, folder):
-    """Load FOLDER's saved discriminator into `disc`; False if FOLDER has none. A corrupt file
-    or another size is a CheckpointError."""
+    """Load FOLDER's saved discriminator into `disc` and return its info, or None if FOLDER has
+    none. A corrupt file or another size is a CheckpointError and leaves `disc` as it was."""
     path = os.path.join(folder, f"{DISC_NAME}.json")
     if not os.path.exists(path):
-        return False
+        return None
     meta = read_json(path)
-    channels = meta.get("config", {}).get("channels") if isinstance(meta, dict) else None
+    if not (isinstance(meta, dict) and meta.get("kind") == "discriminator" and isinstance(meta.get("config"), dict)):
+        raise CheckpointError(f"{path} is not a discriminator config")
+    channels = meta["config"].get("channels")
     if channels != disc.channels:
         raise CheckpointError(f"{path}: a discriminator with {channels} channels; this run builds "
                               f"{disc.channels} (--disc-channels)")
     tensors = read_tensors(os.path.join(folder, f"{DISC_NAME}.safetensors"))
-    try:
-        disc.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise CheckpointError(f"{folder}/{DISC_NAME}.safetensors does not match its config ({e})") from None
-    return True
+    expected = disc.state_dict()
+    if set(tensors) != set(expected) or any(tensors[k].shape != v.shape for k, v in expected.items()):
+        raise CheckpointError(f"{folder}/{DISC_NAME}.safetensors does not match its config")
+    disc.load_state_dict(tensors)
+    return meta.get("info", {})
 
 
 def hinge_d_loss(real_logits, fake_logits):

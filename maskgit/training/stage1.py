@@ -15,10 +15,10 @@ is frozen from the first step, so the tokens stay those a shipped transformer wa
 on, and a better decoder improves every decoded image without retraining stage 2. The GAN
 still starts at `--gan-start`, after which `vqgan_pregan` is the decoder before it.
 
-The discriminator is exported beside the tokenizer (`vqgan_disc`), and `--init-from DIR`
-starts from DIR's one when it has one, so adversarial tuning can go on from the weights
-alone. Without one, `--disc-warmup N` first trains a fresh discriminator alone for N steps
-against the decoder as it stands: tuned against a random critic, a good decoder first gets worse.
+The discriminator is exported beside the tokenizer (`vqgan_disc`, naming that decoder), and
+`--init-from DIR` starts from DIR's if it was trained against DIR's decoder, so adversarial
+tuning need not start from a random critic. `--disc-warmup N` trains the discriminator alone
+for N steps against the decoder as it stands before the decoder's first adversarial step.
 """
 import math
 import os
@@ -28,14 +28,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..checkpoint import save_checkpoint
+from ..checkpoint import file_digest, save_checkpoint
 from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
 from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
 from .augment import diff_augment, parse_policy
-from .discriminator import (LeCam, PatchDiscriminator, adaptive_weights, feature_matching_loss, hinge_d_loss,
-                            load_discriminator, save_discriminator)
+from .discriminator import (DISC_NAME, LeCam, PatchDiscriminator, adaptive_weights, feature_matching_loss,
+                            hinge_d_loss, load_discriminator, save_discriminator)
 
 
 def psnr(x, y):
@@ -77,6 +77,21 @@ def parse_augment(text):
         raise MaskGITError(f"--disc-augment: {e}") from None
 
 
+def discriminator_from(disc, folder, channels, verbose):
+    """Start `disc` from FOLDER's saved discriminator if it was trained against FOLDER's
+    decoder; FOLDER if so, else None (a fresh one). A corrupt file is an error."""
+    saved = PatchDiscriminator(channels)
+    info = load_discriminator(saved, folder)
+    if info is None:
+        return None
+    if info.get("vqgan") != file_digest(os.path.join(folder, "vqgan.safetensors")):
+        if verbose:
+            print(f"note: {folder}/{DISC_NAME}.* was trained against another decoder; not used")
+        return None
+    disc.load_state_dict(saved.state_dict())
+    return folder
+
+
 def train_vqgan(args):
     ddp = Distributed(args.device)
     device = ddp.device
@@ -101,7 +116,6 @@ def train_vqgan(args):
                                   or args.disc_warmup):
         raise MaskGITError("--disc-augment, --lecam-weight, --feature-matching and --disc-warmup work "
                            "through the discriminator: they need --disc-weight above 0")
-    os.makedirs(args.out, exist_ok=True)  # after the checks: a refused run leaves nothing behind
     if args.init_from:  # its size wins over --channels/--res-blocks/--fsq-levels
         from ..pipeline import load_vqgan
         model = load_vqgan(args.init_from).to(device)
@@ -112,8 +126,6 @@ def train_vqgan(args):
         model.encoder.requires_grad_(False)
     use_gan = args.disc_weight > 0
     disc = PatchDiscriminator(args.disc_channels).to(device)
-    # the discriminator this decoder was tuned against, if DIR kept it (a resumed state wins)
-    disc_from = args.init_from if use_gan and args.init_from and load_discriminator(disc, args.init_from) else None
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         disc = disc.to(memory_format=torch.channels_last)
@@ -128,8 +140,9 @@ def train_vqgan(args):
                  if use_gan else {"disc_weight": 0})
     seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
-    step, elapsed = 0, 0.0
-    warmup_left = args.disc_warmup  # discriminator-only steps still to run when the GAN starts
+    step, elapsed, disc_from = 0, 0.0, None
+    # discriminator-only steps to run when the GAN starts: fixed when the run starts
+    warmup_total = warmup_left = args.disc_warmup
     state = None if args.fresh else load_state(args.out)
     if state:
         parts, info = state
@@ -145,11 +158,15 @@ def train_vqgan(args):
         model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
         opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
         step, elapsed = info["step"], info["elapsed"]
-        warmup_left, disc_from = info.get("disc_warmup_left", 0), info.get("disc_from")
+        warmup_total, warmup_left = info.get("disc_warmup", 0), info.get("disc_warmup_left", 0)
+        disc_from = info.get("disc_from")
         if "lecam" in info:
             lecam.load(info["lecam"])
         if ddp.is_main:
             print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
+    elif use_gan and args.init_from:
+        disc_from = discriminator_from(disc, args.init_from, args.disc_channels, ddp.is_main)
+    os.makedirs(args.out, exist_ok=True)  # after every check and load: a refused run leaves nothing behind
 
     train = load_image_folder(os.path.join(args.data_root, "train"), limit=args.limit, distinct=args.distinct)
     val = load_image_folder(os.path.join(args.data_root, "val"), limit=args.val_limit)
@@ -178,7 +195,7 @@ def train_vqgan(args):
         if args.distinct:
             info["distinct"] = True
         if use_gan:
-            info.update(disc_from=disc_from or "fresh", disc_warmup=args.disc_warmup)
+            info.update(disc_from=disc_from or "fresh", disc_warmup=warmup_total - warmup_left)
         save_checkpoint(model, args.out, name, "vqgan", info)
         return info
 
@@ -187,7 +204,14 @@ def train_vqgan(args):
                               "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
                    {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
                     "distinct": args.distinct, "lecam": lecam.state(), "adversary": adversary,
-                    "disc_warmup_left": warmup_left, "disc_from": disc_from})
+                    "disc_warmup": warmup_total, "disc_warmup_left": warmup_left, "disc_from": disc_from})
+
+    def save_discriminator_beside(folder):
+        if use_gan and (opt_d.state or disc_from):  # one that never trained is no starting point
+            save_discriminator(disc, folder, {
+                "step": step, "adversary": adversary, "disc_from": disc_from or "fresh",
+                "disc_warmup": warmup_total - warmup_left,
+                "vqgan": file_digest(os.path.join(folder, "vqgan.safetensors"))})
 
     def discriminator_step(x, recon):
         with autocast(device):
@@ -204,13 +228,13 @@ def train_vqgan(args):
         return d_hinge, d_loss, real_logits, fake_logits
 
     def warm_up_discriminator():
-        """The discriminator alone against the decoder as it stands (which does not move).
-        Counts toward --minutes, not --steps."""
-        nonlocal warmup_left, last_save
+        """The discriminator alone against the decoder as it stands (which does not move); the
+        log record, or None if no step ran. Counts toward --minutes, not --steps."""
+        nonlocal warmup_left
         started = warmup_left
         warm_bar = tqdm(total=started, disable=not ddp.is_main, desc="discriminator warm-up",
                         mininterval=args.log_seconds, dynamic_ncols=True)
-        while warmup_left > 0 and not ddp.any(budget.interrupted):
+        while warmup_left > 0 and not ddp.any(budget.done(step)):
             x = random_batch(train, args.batch_size, gen, device)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -220,21 +244,19 @@ def train_vqgan(args):
             warmup_left -= 1
             warm_bar.update(1)
         warm_bar.close()
-        if ddp.is_main and warmup_left < started:
-            record = {"step": step, "minutes": round(budget.elapsed / 60, 2),
-                      "disc_warmup_steps": started - warmup_left, "d_loss": d_hinge.item(),
-                      "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
-            append_log(args.out, record)
-            bar.write(str(record))
-            checkpoint()  # a kill after this does not warm up again
-            last_save = time.time()
+        if warmup_left == started:
+            return None
+        return {"step": step, "minutes": round(budget.elapsed / 60, 2),
+                "disc_warmup_steps": started - warmup_left, "d_loss": d_hinge.item(),
+                "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
 
     # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
     wants_pregan = use_gan or not args.decoder_only
     model.train()
     while not ddp.any(budget.done(step)):
         progress = budget.progress(step)
-        switch = progress >= args.gan_start  # the encoder freezes (if not yet) and the GAN starts
+        # the encoder freezes (if not yet) and the GAN starts; every rank at once (own clocks)
+        switch = ddp.any(progress >= args.gan_start)
         encoder_frozen = args.decoder_only or switch
         gan_phase = use_gan and switch
         if switch and wants_pregan and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) \
@@ -242,9 +264,13 @@ def train_vqgan(args):
             log = export("vqgan_pregan")
             print(f"\nphase B ({'GAN' if use_gan else 'encoder frozen'}) from step {step}: {log}")
         if gan_phase and warmup_left > 0:
-            warm_up_discriminator()
-            if ddp.any(budget.interrupted):
-                break
+            record = warm_up_discriminator()
+            if ddp.is_main and record:
+                append_log(args.out, record)
+                bar.write(str(record))
+                checkpoint()  # a kill after this does not redo the steps done
+                last_save = time.time()
+            continue  # the budget and the progress again, after the time the warm-up took
         for g in opt.param_groups:
             g["lr"] = lr_at(progress, args.lr, warmup=0.02)
         x = random_batch(train, args.batch_size, gen, device)
@@ -315,9 +341,8 @@ def train_vqgan(args):
         info = export("vqgan")
         append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True, **info})
         print(f"final VQGAN: {info}")
-        for folder in [args.out] + ([args.export_to] if args.export_to else []):
-            if folder != args.out:
-                save_checkpoint(model, folder, "vqgan", "vqgan", info)
-            if use_gan:
-                save_discriminator(disc, folder, {"step": step, "adversary": adversary})
+        save_discriminator_beside(args.out)
+        if args.export_to:
+            save_checkpoint(model, args.export_to, "vqgan", "vqgan", info)
+            save_discriminator_beside(args.export_to)
     ddp.close()
