@@ -11,7 +11,8 @@
 #        (DEC_MIN=0 skips the decoder)
 # When the copy sent to the GPU machine is size-limited (64 MiB where this project borrows one,
 # and checkpoints/ alone is 60 MB), the images (50 MB) do not fit beside the weights, but the
-# transformer's tokens do. Make them here and send them instead (the decoder then cannot run):
+# transformer's tokens do, with under 1 MB to spare since checkpoints/ holds the discriminator
+# too. Make them here and send them instead (the decoder then cannot run):
 #   python train.py transformer --data-root DATA --vqgan checkpoints --out .data/tok --distinct --tokenize-only
 #   gzip -9 -k .data/tok/tokens-*.safetensors         # 7.6 MB -> 5.4 MB; .data/ is git-ignored
 #   (there) DATA=/tmp/none RUN=... TOKENS=".data/tok/tokens-*.gz" EXTRA_TR=--distinct DEC_MIN=0 \

@@ -349,6 +349,7 @@ def test_the_discriminator_travels_with_the_decoder(vq_run, tiny_data_root, tmp_
 
 def test_disc_warmup_trains_the_discriminator_alone_first_and_resumes_where_it_stopped(
         vq_run, tiny_data_root, tmp_path, monkeypatch):
+    from maskgit.pipeline import load_vqgan
     from maskgit.training.common import Budget
     from maskgit.training.discriminator import DISC_NAME
     out = tmp_path / "warm"
@@ -368,6 +369,9 @@ def test_disc_warmup_trains_the_discriminator_alone_first_and_resumes_where_it_s
     monkeypatch.setattr(Budget, "done", real_done)
     assert [r["disc_warmup_steps"] for r in read_log(str(out)) if "disc_warmup_steps" in r] == [2]
     assert state_info()["step"] == 0 and state_info()["disc_warmup_left"] == 3
+    assert state_info()["disc_from"] == vq_run  # vq_run's own discriminator, trained against its decoder
+    before, after = load_vqgan(vq_run).state_dict(), load_vqgan(str(out)).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the warm-up leaves the decoder alone
     assert json.load(open(out / "vqgan.json"))["info"]["disc_warmup"] == 2
     # resumed (the flag cannot change the plan a run started with): the 3 steps left, then the decoder's
     assert train.main(run + ["--disc-warmup", "50", "--steps", "2"]) == 0

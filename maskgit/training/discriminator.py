@@ -66,8 +66,11 @@ def load_discriminator(disc, folder):
     expected = disc.state_dict()
     if set(tensors) != set(expected) or any(tensors[k].shape != v.shape for k, v in expected.items()):
         raise CheckpointError(f"{folder}/{DISC_NAME}.safetensors does not match its config")
+    info = meta.get("info", {})
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path}: its info is not a JSON object")
     disc.load_state_dict(tensors)
-    return meta.get("info", {})
+    return info
 
 
 def hinge_d_loss(real_logits, fake_logits):

@@ -158,7 +158,8 @@ def train_vqgan(args):
         model.load_state_dict(parts["model"]); disc.load_state_dict(parts["disc"])
         opt.load_state_dict(parts["opt"]); opt_d.load_state_dict(parts["opt_d"])
         step, elapsed = info["step"], info["elapsed"]
-        warmup_total, warmup_left = info.get("disc_warmup", 0), info.get("disc_warmup_left", 0)
+        warmup_left = info.get("disc_warmup_left", 0)
+        warmup_total = info.get("disc_warmup", warmup_left)
         disc_from = info.get("disc_from")
         if "lecam" in info:
             lecam.load(info["lecam"])
@@ -207,7 +208,7 @@ def train_vqgan(args):
                     "disc_warmup": warmup_total, "disc_warmup_left": warmup_left, "disc_from": disc_from})
 
     def save_discriminator_beside(folder):
-        if use_gan and (opt_d.state or disc_from):  # one that never trained is no starting point
+        if use_gan and opt_d.state:  # one that never trained here was not trained against this decoder
             save_discriminator(disc, folder, {
                 "step": step, "adversary": adversary, "disc_from": disc_from or "fresh",
                 "disc_warmup": warmup_total - warmup_left,
