@@ -85,6 +85,17 @@ def weights_digests(folder, names=("vqgan", "transformer")):
     return {name: file_digest(os.path.join(folder, f"{name}.safetensors")) for name in names}
 
 
+def check_tensors_match(expected, tensors, path):
+    """A CheckpointError naming the first missing, unexpected or misshapen tensors, if any."""
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = (missing and f"missing {missing[:3]}") or (unexpected and f"unexpected {unexpected[:3]}") \
+            or f"shape mismatch at {wrong[:3]}"
+        raise CheckpointError(f"{path} does not match its config: {detail}")
+
+
 def load_checkpoint(folder, name, kind, model_cls, config_cls):
     """Build model_cls(config_cls(**config)) and load its weights; every mismatch is a CheckpointError."""
     meta = read_json(os.path.join(folder, f"{name}.json"))
@@ -96,13 +107,7 @@ def load_checkpoint(folder, name, kind, model_cls, config_cls):
         raise CheckpointError(f"{folder}/{name}.json has an invalid config ({e})") from None
     tensors = read_tensors(os.path.join(folder, f"{name}.safetensors"))
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        detail = (missing and f"missing {missing[:3]}") or (unexpected and f"unexpected {unexpected[:3]}") \
-            or f"shape mismatch at {wrong[:3]}"
-        raise CheckpointError(f"{folder}/{name}.safetensors does not match its config: {detail}")
+    check_tensors_match(expected, tensors, f"{folder}/{name}.safetensors")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model.eval()
     return model, meta.get("info", {})

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..checkpoint import FORMAT_VERSION, read_json, read_tensors, save_json, save_tensors
+from ..checkpoint import FORMAT_VERSION, check_tensors_match, read_json, read_tensors, save_json, save_tensors
 from ..errors import CheckpointError
 
 
@@ -63,9 +63,7 @@ def load_discriminator(disc, folder):
         raise CheckpointError(f"{path}: a discriminator with {channels} channels; this run builds "
                               f"{disc.channels} (--disc-channels)")
     tensors = read_tensors(os.path.join(folder, f"{DISC_NAME}.safetensors"))
-    expected = disc.state_dict()
-    if set(tensors) != set(expected) or any(tensors[k].shape != v.shape for k, v in expected.items()):
-        raise CheckpointError(f"{folder}/{DISC_NAME}.safetensors does not match its config")
+    check_tensors_match(disc.state_dict(), tensors, f"{folder}/{DISC_NAME}.safetensors")
     info = meta.get("info", {})
     if not isinstance(info, dict):
         raise CheckpointError(f"{path}: its info is not a JSON object")

@@ -253,11 +253,12 @@ def train_vqgan(args):
 
     # Without the GAN a decoder-only run has no switch worth a checkpoint of its own.
     wants_pregan = use_gan or not args.decoder_only
+    switch = False  # once on, it stays on: no more agreeing on it between ranks
     model.train()
     while not ddp.any(budget.done(step)):
         progress = budget.progress(step)
         # the encoder freezes (if not yet) and the GAN starts; every rank at once (own clocks)
-        switch = ddp.any(progress >= args.gan_start)
+        switch = switch or ddp.any(progress >= args.gan_start)
         encoder_frozen = args.decoder_only or switch
         gan_phase = use_gan and switch
         if switch and wants_pregan and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")) \
