@@ -3,8 +3,10 @@
 The test folder is never used here. One JSON line per tokenizer:
   python scripts/compare_tokenizers.py --data-root DATA checkpoints runs/cpu-dec
 Each argument is a folder holding vqgan.json/.safetensors (or FOLDER:NAME for another name,
-e.g. runs/gpu1/vq:vqgan_pregan). `tokens` names what decides the tokens (encoder weights and
-FSQ levels): tokenizers with the same `tokens` serve the same transformer.
+e.g. runs/gpu1/vq:vqgan_pregan), or RUN@model / RUN@ema for the weights in a run folder's last
+saved state (the last step's, or the average kept with --ema), to score a run while it trains.
+`tokens` names what decides the tokens (encoder weights and FSQ levels): tokenizers with the same
+`tokens` serve the same transformer (null for a state: its fp32 encoder is not a shipped file).
 """
 import argparse
 import json
@@ -21,6 +23,7 @@ from maskgit.evaluate import psnr_uint8, to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
 from maskgit.pipeline import load_vqgan  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
+from maskgit.training.common import load_state  # noqa: E402
 from maskgit.training.stage2 import tokens_digest  # noqa: E402
 
 
@@ -35,9 +38,34 @@ def reconstruct(vqgan, images, batch=128):
     return np.concatenate(out)
 
 
+def from_state(folder, part):
+    """A run's weights from its last saved state (`part`: model or ema), in the architecture of
+    the tokenizer the run exported (vqgan or, before its end, vqgan_pregan)."""
+    state = load_state(folder)
+    if state is None or part not in state[0]:
+        raise SystemExit(f"error: {folder} has no saved state with '{part}' weights")
+    name = next((n for n in ("vqgan", "vqgan_pregan") if os.path.exists(os.path.join(folder, f"{n}.json"))), None)
+    if name is None:
+        raise SystemExit(f"error: {folder} has no exported tokenizer to take the architecture from")
+    vqgan = load_vqgan(folder, name)
+    vqgan.load_state_dict(state[0][part])
+    return vqgan, state[1]["step"]
+
+
+def load_spec(spec):
+    """(tokenizer, tokens digest or None, step or None) for FOLDER, FOLDER:NAME, RUN@model, RUN@ema."""
+    if "@" in spec:
+        folder, _, part = spec.rpartition("@")
+        vqgan, step = from_state(folder, part)
+        return vqgan, None, step
+    folder, _, name = spec.partition(":")
+    name = name or "vqgan"
+    return load_vqgan(folder, name), tokens_digest(folder, name), None
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("tokenizers", nargs="+", help="FOLDER or FOLDER:NAME")
+    p.add_argument("tokenizers", nargs="+", help="FOLDER, FOLDER:NAME, RUN@model or RUN@ema")
     p.add_argument("--data-root", required=True, help="folder with val/ (the test folder is not read)")
     p.add_argument("--limit", type=int, help="only the first N validation faces")
     p.add_argument("--precision", default="bf16", help="Inception precision (relative comparisons)")
@@ -45,11 +73,11 @@ def main():
     truth_t = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
     truth = truth_t.permute(0, 2, 3, 1).numpy()
     for spec in args.tokenizers:
-        folder, _, name = spec.partition(":")
-        name = name or "vqgan"
         started = time.time()
-        recon = reconstruct(load_vqgan(folder, name).eval(), truth_t)
-        row = {"tokenizer": spec, "tokens": tokens_digest(folder, name), "n_images": len(truth),
+        vqgan, tokens, step = load_spec(spec)
+        recon = reconstruct(vqgan.eval(), truth_t)
+        row = {"tokenizer": spec, "tokens": tokens, **({"step": step} if step is not None else {}),
+               "n_images": len(truth),
                "psnr": round(psnr_uint8(recon, truth), 3),
                "fid": round(float(fid(recon, truth, precision=args.precision)), 3),
                "precision": args.precision, "seconds": round(time.time() - started, 1)}

@@ -245,6 +245,16 @@ def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data
     assert rows[0]["tokens"] == rows[1]["tokens"]  # phase B kept the encoder
     assert rows[0]["n_images"] == 4 and all(r["psnr"] > 5 and r["fid"] > 0 for r in rows)
     assert rows[0]["psnr"] != rows[1]["psnr"]  # the decoders differ
+    # a run's saved state scores too: the last step's weights are those exported at its end
+    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
+                                     f"{vq_run}@model"])
+    script.main()
+    row = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert row["tokens"] is None and row["step"] == json.load(open(os.path.join(vq_run, "state.json")))["info"]["step"]
+    assert abs(row["psnr"] - rows[0]["psnr"]) < 0.2  # fp32 state against the fp16 export
+    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, f"{vq_run}@ema"])
+    with pytest.raises(SystemExit, match="no saved state with 'ema'"):
+        script.main()
 
 
 def test_regularised_gan_tunes_the_decoder_and_logs_the_discriminator(vq_run, tiny_data_root, tmp_path):
@@ -414,3 +424,56 @@ def test_gan_start_1_without_a_discriminator_trains_encoder_and_decoder_througho
                        "--disc-weight", "0", "--device", "cpu"])
     assert code == 0
     assert read_log(out)[-1]["step"] == 2
+
+
+def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path, capsys):
+    from maskgit.pipeline import load_vqgan
+    from maskgit.training.common import load_state
+    out = str(tmp_path / "ema")
+
+    def tune(steps, *extra):
+        return train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run,
+                           "--decoder-only", "--disc-weight", "0.1", "--feature-matching", "0.5", "--gan-start", "0",
+                           "--disc-channels", "16", "--batch-size", "8", "--steps", str(steps), "--lr", "0.2",
+                           "--val-every", "1", "--device", "cpu", *extra])
+
+    def decoders():
+        """(average, last step's weights) from the run's state, fp32 (exports are fp16)."""
+        parts, _ = load_state(out)
+        return ({k: v for k, v in parts["ema"].items() if k.startswith("decoder.")},
+                {k: v for k, v in parts["model"].items() if k.startswith("decoder.")})
+
+    start = {k: v for k, v in load_vqgan(vq_run).state_dict().items() if k.startswith("decoder.")}
+    assert tune(1, "--ema", "0.5") == 0
+    assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["ema"] == {"decay": 0.5, "since_step": 0}
+    assert "ema_val_psnr" in read_log(out)[-2]
+    averaged, last = decoders()
+    assert all((last[k] - start[k]).abs().max() > 1e-3 for k in last)  # a real step
+    # one step: halfway between where the decoder started and where it went
+    assert all(torch.allclose(averaged[k], (start[k] + last[k]) / 2, atol=1e-6) for k in last)
+    # exported: the average as vqgan, the last step's weights as vqgan_raw (to fp16 precision)
+    exported, raw = load_vqgan(out).state_dict(), load_vqgan(out, "vqgan_raw").state_dict()
+    assert all(torch.allclose(exported[k], averaged[k], atol=1e-3) for k in last)
+    assert all(torch.allclose(raw[k], last[k], atol=1e-3) for k in last)
+    # the resume carries the average on: the next step halves the distance again
+    assert tune(2, "--ema", "0.5") == 0
+    again, last2 = decoders()
+    assert all(torch.allclose(again[k], (averaged[k] + last2[k]) / 2, atol=1e-6) for k in last2)
+    # without --ema the average is dropped, and the last step's weights are exported
+    assert tune(3) == 0
+    assert "is dropped" in capsys.readouterr().out
+    assert "ema" not in json.load(open(os.path.join(out, "vqgan.json")))["info"]
+    assert "ema" not in load_state(out)[0]
+    # a state saved without the average starts one where it stands, and says so
+    assert tune(4, "--ema", "0.9") == 0
+    assert "starts at step 3" in capsys.readouterr().out
+    assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["ema"] == {"decay": 0.9, "since_step": 3}
+
+
+@pytest.mark.parametrize("decay", ["1", "-0.1", "1.5"])
+def test_impossible_ema_decay_is_refused(tiny_data_root, tmp_path, capsys, decay):
+    out = tmp_path / "o"
+    assert train.main(["vqgan", "--data-root", tiny_data_root, "--out", str(out), "--steps", "1",
+                       "--ema", decay, "--device", "cpu"]) == 2
+    assert "--ema" in capsys.readouterr().err
+    assert not out.exists()

@@ -19,7 +19,12 @@ The discriminator is exported beside the tokenizer (`vqgan_disc`, naming that de
 `--init-from DIR` starts from DIR's if it was trained against DIR's decoder, so adversarial
 tuning need not start from a random critic. `--disc-warmup N` trains the discriminator alone
 for N steps against the decoder as it stands before the decoder's first adversarial step.
+
+`--ema DECAY` keeps an exponential moving average of the weights, as GAN generators do: the
+adversarial term makes the decoder wander from step to step, and the average is what is
+exported as `vqgan` (the last step's weights as `vqgan_raw`).
 """
+import copy
 import math
 import os
 import time
@@ -32,7 +37,7 @@ from ..checkpoint import file_digest, save_checkpoint
 from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..vqgan import VQGAN, VQGANConfig, count_parameters
-from .common import Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
+from .common import EMA, Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
 from .augment import diff_augment, parse_policy
 from .discriminator import (DISC_NAME, LeCam, PatchDiscriminator, adaptive_weights, feature_matching_loss,
                             hinge_d_loss, load_discriminator, save_discriminator)
@@ -112,6 +117,8 @@ def train_vqgan(args):
         raise MaskGITError(f"--feature-matching must be 0 (off) or more, not {args.feature_matching}")
     if args.disc_warmup < 0:
         raise MaskGITError(f"--disc-warmup is a number of steps, 0 or more, not {args.disc_warmup}")
+    if not 0 <= args.ema < 1:
+        raise MaskGITError(f"--ema is a decay per step, 0 (off) up to but not including 1, not {args.ema}")
     if args.disc_weight == 0 and (args.disc_augment or args.lecam_weight or args.feature_matching
                                   or args.disc_warmup):
         raise MaskGITError("--disc-augment, --lecam-weight, --feature-matching and --disc-warmup work "
@@ -140,7 +147,7 @@ def train_vqgan(args):
                  if use_gan else {"disc_weight": 0})
     seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
-    step, elapsed, disc_from = 0, 0.0, None
+    step, elapsed, disc_from, saved_ema, ema_since = 0, 0.0, None, None, 0
     # discriminator-only steps to run when the GAN starts: fixed when the run starts
     warmup_total = warmup_left = args.disc_warmup
     state = None if args.fresh else load_state(args.out)
@@ -161,12 +168,26 @@ def train_vqgan(args):
         warmup_left = info.get("disc_warmup_left", 0)
         warmup_total = info.get("disc_warmup", warmup_left)
         disc_from = info.get("disc_from")
+        saved_ema, ema_since = parts.get("ema"), info.get("ema_since", step)
         if "lecam" in info:
             lecam.load(info["lecam"])
         if ddp.is_main:
             print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
     elif use_gan and args.init_from:
         disc_from = discriminator_from(disc, args.init_from, args.disc_channels, ddp.is_main)
+    ema = None
+    if args.ema > 0:
+        ema = EMA(model, args.ema)
+        if saved_ema is not None:
+            ema.shadow = {k: v.float().to(device) for k, v in saved_ema.items()}
+        else:
+            ema_since = step
+            if state and ddp.is_main:
+                print(f"note: {args.out} was saved without an average of the weights; it starts at step {step}")
+        averaged = copy.deepcopy(model)  # what is validated and exported
+    elif saved_ema is not None and ddp.is_main:
+        print(f"note: {args.out} holds an average of the weights; without --ema it is dropped and the "
+              "last step's weights are exported")
     os.makedirs(args.out, exist_ok=True)  # after every check and load: a refused run leaves nothing behind
 
     train = load_image_folder(os.path.join(args.data_root, "train"), limit=args.limit, distinct=args.distinct)
@@ -188,24 +209,38 @@ def train_vqgan(args):
                mininterval=args.log_seconds, dynamic_ncols=True)
     last_save, log = time.time(), {}
 
-    def export(name):
-        info = {"step": step, "minutes": budget.elapsed / 60, **validate(model, val, device),
+    def shipped_model():
+        """The weights to export: the average with --ema, else the last step's."""
+        if ema is None:
+            return model
+        ema.copy_to(averaged)
+        return averaged
+
+    def export(name, weights=None):
+        weights = shipped_model() if weights is None else weights
+        info = {"step": step, "minutes": budget.elapsed / 60, **validate(weights, val, device),
                 "adversary": adversary}
+        if ema is not None and weights is averaged:
+            info["ema"] = {"decay": args.ema, "since_step": ema_since}
         if args.decoder_only:
             info.update(decoder_only=True, init_from=args.init_from)
         if args.distinct:
             info["distinct"] = True
         if use_gan:
             info.update(disc_from=disc_from or "fresh", disc_warmup=warmup_total - warmup_left)
-        save_checkpoint(model, args.out, name, "vqgan", info)
+        save_checkpoint(weights, args.out, name, "vqgan", info)
         return info
 
     def checkpoint():
-        save_state(args.out, {"model": model.state_dict(), "disc": disc.state_dict(),
-                              "opt": opt.state_dict(), "opt_d": opt_d.state_dict()},
+        parts = {"model": model.state_dict(), "disc": disc.state_dict(),
+                 "opt": opt.state_dict(), "opt_d": opt_d.state_dict()}
+        if ema is not None:
+            parts["ema"] = ema.shadow
+        save_state(args.out, parts,
                    {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
                     "distinct": args.distinct, "lecam": lecam.state(), "adversary": adversary,
-                    "disc_warmup": warmup_total, "disc_warmup_left": warmup_left, "disc_from": disc_from})
+                    "disc_warmup": warmup_total, "disc_warmup_left": warmup_left, "disc_from": disc_from,
+                    "ema_since": ema_since})
 
     def save_discriminator_beside(folder):
         if use_gan and opt_d.state:  # one that never trained here was not trained against this decoder
@@ -308,6 +343,8 @@ def train_vqgan(args):
         loss.backward()
         ddp.average_gradients(model.parameters())
         opt.step()
+        if ema is not None:
+            ema.update(model)
 
         if gan_phase:
             d_hinge, d_loss, real_logits, fake_logits = discriminator_step(x, recon)
@@ -327,6 +364,8 @@ def train_vqgan(args):
         if ddp.is_main and step % args.val_every == 0:
             record = {"step": step, "minutes": round(budget.elapsed / 60, 2), "rec_loss": rec_loss.item(),
                       "phase": "B" if encoder_frozen else "A", **validate(model, val, device)}
+            if ema is not None:
+                record["ema_val_psnr"] = validate(shipped_model(), val, device)["val_psnr"]
             if gan_phase:  # how far apart the discriminator holds real and decoded faces
                 record.update(d_loss=d_hinge.item(), d_lecam=(d_loss - d_hinge).item(),
                               gan_weight=weight.item(),
@@ -341,10 +380,12 @@ def train_vqgan(args):
         if wants_pregan and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")):
             export("vqgan_pregan")
         info = export("vqgan")
+        if ema is not None:
+            export("vqgan_raw", model)
         append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True, **info})
         print(f"final VQGAN: {info}")
         save_discriminator_beside(args.out)
         if args.export_to:
-            save_checkpoint(model, args.export_to, "vqgan", "vqgan", info)
+            save_checkpoint(shipped_model(), args.export_to, "vqgan", "vqgan", info)
             save_discriminator_beside(args.export_to)
     ddp.close()
