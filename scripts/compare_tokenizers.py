@@ -6,7 +6,7 @@ Each argument is a folder holding vqgan.json/.safetensors (or FOLDER:NAME for an
 e.g. runs/gpu1/vq:vqgan_pregan), or RUN@model / RUN@ema for the weights in a run folder's last
 saved state (the last step's, or the average kept with --ema), to score a run while it trains.
 `tokens` names what decides the tokens (encoder weights and FSQ levels): tokenizers with the same
-`tokens` serve the same transformer (null for a state: its fp32 encoder is not a shipped file).
+`tokens` serve the same transformer (for a state: of its encoder stored as an export would be).
 """
 import argparse
 import json
@@ -21,10 +21,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit.data import load_image_folder, to_model_range  # noqa: E402
 from maskgit.evaluate import psnr_uint8, to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
+from maskgit.checkpoint import read_json  # noqa: E402
 from maskgit.pipeline import load_vqgan  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
 from maskgit.training.common import load_state  # noqa: E402
-from maskgit.training.stage2 import tokens_digest  # noqa: E402
+from maskgit.training.stage2 import tokens_digest, tokens_digest_of  # noqa: E402
 
 
 @torch.no_grad()
@@ -48,16 +49,19 @@ def from_state(folder, part):
     if name is None:
         raise SystemExit(f"error: {folder} has no exported tokenizer to take the architecture from")
     vqgan = load_vqgan(folder, name)
-    vqgan.load_state_dict(state[0][part])
-    return vqgan, state[1]["step"]
+    weights = state[0][part]
+    vqgan.load_state_dict(weights)
+    # the tokens' name as an export would give it (exports store fp16)
+    stored = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+    tokens = tokens_digest_of(read_json(os.path.join(folder, f"{name}.json"))["config"], stored)
+    return vqgan, tokens, state[1]["step"]
 
 
 def load_spec(spec):
-    """(tokenizer, tokens digest or None, step or None) for FOLDER, FOLDER:NAME, RUN@model, RUN@ema."""
+    """(tokenizer, tokens digest, step or None) for FOLDER, FOLDER:NAME, RUN@model, RUN@ema."""
     if "@" in spec:
         folder, _, part = spec.rpartition("@")
-        vqgan, step = from_state(folder, part)
-        return vqgan, None, step
+        return from_state(folder, part)
     folder, _, name = spec.partition(":")
     name = name or "vqgan"
     return load_vqgan(folder, name), tokens_digest(folder, name), None

@@ -26,7 +26,11 @@ def tokens_digest(folder, name):
     """Names a tokenizer by what decides its tokens: the encoder's stored weights and the FSQ
     levels. A decoder tuned with the encoder frozen (`train.py vqgan --decoder-only`) keeps it."""
     config = read_json(os.path.join(folder, f"{name}.json"))["config"]
-    tensors = read_tensors(os.path.join(folder, f"{name}.safetensors"))
+    return tokens_digest_of(config, read_tensors(os.path.join(folder, f"{name}.safetensors")))
+
+
+def tokens_digest_of(config, tensors):
+    """tokens_digest of a config and weights as stored (fp16 for a checkpoint)."""
     h = hashlib.sha1(json.dumps([config["fsq_levels"], config.get("image_size", 64)]).encode())
     for key in sorted(k for k in tensors if k.startswith("encoder.")):
         h.update(key.encode())
