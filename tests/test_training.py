@@ -455,6 +455,10 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     exported, raw = load_vqgan(out).state_dict(), load_vqgan(out, "vqgan_raw").state_dict()
     assert all(torch.allclose(exported[k], averaged[k], atol=1e-3) for k in last)
     assert all(torch.allclose(raw[k], last[k], atol=1e-3) for k in last)
+    # only the decoder is averaged: the tokens stay exactly the live encoder's
+    assert not any(k.startswith("encoder.") for k in load_state(out)[0]["ema"])
+    from maskgit.training.stage2 import tokens_digest
+    assert tokens_digest(out, "vqgan") == tokens_digest(out, "vqgan_raw") == tokens_digest(vq_run, "vqgan")
     # the resume carries the average on: the next step halves the distance again
     assert tune(2, "--ema", "0.5") == 0
     again, last2 = decoders()

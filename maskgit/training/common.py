@@ -62,22 +62,24 @@ def lr_at(progress, peak, warmup=0.02, floor=0.05):
 
 
 class EMA:
-    """Exponential moving average of a model's float tensors (the weights we ship)."""
+    """Exponential moving average of a model's float tensors (the weights we ship); with
+    `prefix`, only of those whose names start with it (the rest stay the model's own)."""
 
-    def __init__(self, model, decay):
+    def __init__(self, model, decay, prefix=""):
         self.decay = decay
-        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items() if k.startswith(prefix)}
 
     @torch.no_grad()
     def update(self, model):
-        names = [k for k, v in model.state_dict().items() if v.is_floating_point()]
         current = model.state_dict()
+        names = [k for k in self.shadow if current[k].is_floating_point()]
         # One fused kernel for all tensors instead of one launch per tensor.
         torch._foreach_lerp_([self.shadow[k] for k in names], [current[k].float() for k in names],
                              1 - self.decay)
 
     def copy_to(self, model):
-        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in self.shadow.items()})
+        model.load_state_dict({k: self.shadow[k].to(v.dtype) if k in self.shadow else v
+                               for k, v in model.state_dict().items()})
 
 
 class Budget:

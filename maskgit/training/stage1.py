@@ -20,9 +20,10 @@ The discriminator is exported beside the tokenizer (`vqgan_disc`, naming that de
 tuning need not start from a random critic. `--disc-warmup N` trains the discriminator alone
 for N steps against the decoder as it stands before the decoder's first adversarial step.
 
-`--ema DECAY` keeps an exponential moving average of the weights, as GAN generators do: the
-adversarial term makes the decoder wander from step to step, and the average is what is
-exported as `vqgan` (the last step's weights as `vqgan_raw`).
+`--ema DECAY` keeps an exponential moving average of the decoder's weights, as GAN generators
+do: the adversarial term makes the decoder wander from step to step, and the average is what
+is exported as `vqgan` (the last step's weights as `vqgan_raw`). The encoder is never averaged:
+the tokens stay exactly those of the live encoder (and of `vqgan_pregan`).
 """
 import copy
 import math
@@ -177,16 +178,16 @@ def train_vqgan(args):
         disc_from = discriminator_from(disc, args.init_from, args.disc_channels, ddp.is_main)
     ema = None
     if args.ema > 0:
-        ema = EMA(model, args.ema)
+        ema = EMA(model, args.ema, prefix="decoder.")
         if saved_ema is not None:
-            ema.shadow = {k: v.float().to(device) for k, v in saved_ema.items()}
+            ema.shadow = {k: saved_ema[k].float().to(device) for k in ema.shadow}
         else:
             ema_since = step
             if state and ddp.is_main:
-                print(f"note: {args.out} was saved without an average of the weights; it starts at step {step}")
+                print(f"note: {args.out} was saved without an average of the decoder's weights; it starts at step {step}")
         averaged = copy.deepcopy(model)  # what is validated and exported
     elif saved_ema is not None and ddp.is_main:
-        print(f"note: {args.out} holds an average of the weights; without --ema it is dropped and the "
+        print(f"note: {args.out} holds an average of the decoder's weights; without --ema it is dropped and the "
               "last step's weights are exported")
     os.makedirs(args.out, exist_ok=True)  # after every check and load: a refused run leaves nothing behind
 
@@ -210,9 +211,10 @@ def train_vqgan(args):
     last_save, log = time.time(), {}
 
     def shipped_model():
-        """The weights to export: the average with --ema, else the last step's."""
+        """The weights to export: the live encoder and, with --ema, the decoder's average."""
         if ema is None:
             return model
+        averaged.load_state_dict(model.state_dict())
         ema.copy_to(averaged)
         return averaged
 
