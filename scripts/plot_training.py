@@ -14,10 +14,17 @@ are counted on from where the previous run ended.
 --decoder (optional, repeatable): decoder-only tuning runs, drawn in a third panel (their
 validation may use fewer faces than the first run's, so they get their own axis; a step is
 32 images on the CPU, 128 on a GPU).
+
+--recon (optional, repeatable): `scripts/compare_tokenizers.py` rows (val reconstruction FID,
+747 faces) of decoder runs, drawn per run against the run's own step (the row's "step", or
+"at step N" in its label), with the shipped decoder's latest score as a dashed line.
+--recon-offset RUN=STEP draws RUN from STEP on: a run that started from another run's
+decoder at that step (session 21's restarts from the shipped decoder, fm17's step 5,263).
 """
 import argparse
 import json
 import os
+import re
 
 import matplotlib
 
@@ -30,15 +37,38 @@ def read(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def recon_series(paths):
+    """{run: [(step, fid)]} and the shipped decoder's latest FID (or None) from compare_tokenizers rows."""
+    series, shipped = {}, None
+    for path in paths:
+        for row in read(path):
+            label = row.get("tokenizer", "")
+            if "fid" not in row or not label:
+                continue
+            if label.startswith("checkpoints"):
+                shipped = row["fid"]
+                continue
+            found = re.search(r"at step (\d+)", label)
+            step = row.get("step", int(found.group(1)) if found else None)
+            run = re.match(r"(?:runs/)?([^\s(]+?)(?: at step|\s|\(|$)", label)
+            if step is None or not run:
+                continue
+            name = run.group(1).replace("@model", "").replace("@ema", " (EMA)")  # a run's state: its weights
+            series.setdefault(name, []).append((step, row["fid"]))
+    return {run: sorted(points) for run, points in series.items()}, shipped
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vqgan", required=True)
     p.add_argument("--transformer", required=True, nargs="+")
     p.add_argument("--decoder", action="append", default=[])
+    p.add_argument("--recon", action="append", default=[])
+    p.add_argument("--recon-offset", action="append", default=[], metavar="RUN=STEP")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     vq = read(args.vqgan)
-    panels = 3 if args.decoder else 2
+    panels = 2 + bool(args.decoder) + bool(args.recon)
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.2), dpi=100)
     a, b = axes[:2]
     a.plot([r["step"] for r in vq], [r["val_psnr"] for r in vq], "o-")
@@ -61,6 +91,18 @@ def main():
     if args.decoder:
         axes[2].set_title("decoder-only tuning: val PSNR (dB)"); axes[2].set_xlabel("step")
         axes[2].grid(alpha=0.3); axes[2].legend(fontsize=7)
+    if args.recon:
+        ax = axes[-1]
+        series, shipped = recon_series(args.recon)
+        offsets = {run: int(step) for run, _, step in (o.partition("=") for o in args.recon_offset)}
+        for run, points in series.items():
+            start = offsets.get(run.replace(" (EMA)", ""), 0)
+            ax.plot([start + s for s, _ in points], [f for _, f in points], "o-", ms=3,
+                    label=run + (f" (from step {start})" if start else ""))
+        if shipped is not None:
+            ax.axhline(shipped, color="gray", ls="--", lw=1, label=f"shipped decoder ({shipped:.2f})")
+        ax.set_title("decoder runs: val reconstruction FID"); ax.set_xlabel("decoder step")
+        ax.grid(alpha=0.3); ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out)
     print("wrote", args.out)
