@@ -6,7 +6,12 @@
           docs/runs/gpu-h200-transformer-s20.jsonl \
       --decoder docs/runs/cpu-decoder-s12.jsonl --decoder docs/runs/cpu-decoder-s14.jsonl \
       --decoder docs/runs/gpu-h200-decoder-s15-l2.jsonl --decoder docs/runs/cpu-decoder-fm-s17.jsonl \
-      --decoder docs/runs/gpu-h200-decoder-s20-fm.jsonl --out docs/figures/training_curves.png
+      --decoder docs/runs/gpu-h200-decoder-s20-fm.jsonl \
+      --recon docs/runs/val-decoder-fm-s17.jsonl --recon docs/runs/val-decoder-fm-s18.jsonl \
+      --recon docs/runs/val-decoder-fm-s19.jsonl --recon docs/runs/val-decoder-fm-s20.jsonl \
+      --recon docs/runs/val-decoder-s21.jsonl --recon docs/runs/val-decoder-s22.jsonl \
+      --recon-offset fm21=5263 --recon-offset fm21w=5263 --recon-offset fm21l=5263 \
+      --out docs/figures/training_curves.png
 
 --transformer: one run, then the runs that continued it (--init-from), in order; their steps
 are counted on from where the previous run ended.
@@ -102,7 +107,7 @@ def main():
         if shipped is not None:
             ax.axhline(shipped, color="gray", ls="--", lw=1, label=f"shipped decoder ({shipped:.2f})")
         ax.set_title("decoder runs: val reconstruction FID"); ax.set_xlabel("decoder step")
-        ax.grid(alpha=0.3); ax.legend(fontsize=7)
+        ax.grid(alpha=0.3); ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(args.out)
     print("wrote", args.out)
