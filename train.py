@@ -68,8 +68,9 @@ def parse(argv):
                     "steps against the decoder as it stands (counts toward --minutes, not --steps; fixed "
                     "when the run starts: a resume runs what is left)")
     vq.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                    help="also keep an exponential moving average of the decoder's weights (e.g. 0.998), "
-                    "exported as vqgan (the last step's as vqgan_raw; the encoder is never averaged); 0: off")
+                    help="also keep an exponential moving average of the decoder's weights (e.g. 0.998) while the "
+                    "encoder is frozen, exported as vqgan (and to --export-to; the last step's weights as "
+                    "vqgan_raw in --out; the encoder is never averaged); 0: off")
     vq.add_argument("--init-from", help="start from the tokenizer in this folder (e.g. checkpoints); "
                     "its size wins over --channels/--res-blocks/--fsq-levels; its discriminator "
                     "(vqgan_disc.*), if trained against that decoder, is the adversarial term's starting point")

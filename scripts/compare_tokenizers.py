@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit.data import load_image_folder, to_model_range  # noqa: E402
+from maskgit.errors import MaskGITError  # noqa: E402
 from maskgit.evaluate import psnr_uint8, to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
 from maskgit.checkpoint import read_json  # noqa: E402
@@ -40,21 +41,22 @@ def reconstruct(vqgan, images, batch=128):
 
 
 def from_state(folder, part):
-    """A run's weights from its last saved state (`part`: model or ema), in the architecture of
-    the tokenizer the run exported (vqgan or, before its end, vqgan_pregan)."""
+    """A run's weights from its last saved state (`part`: model, or ema for the decoder's average
+    with the live encoder), stored as an export would be (fp16), in the architecture of the
+    tokenizer the run exported (vqgan or, before its end, vqgan_pregan)."""
+    if part not in ("model", "ema"):
+        raise MaskGITError(f"{folder}@{part}: a state's weights are RUN@model or RUN@ema")
     state = load_state(folder)
     if state is None or part not in state[0]:
-        raise SystemExit(f"error: {folder} has no saved state with '{part}' weights")
+        raise MaskGITError(f"{folder} has no saved state with '{part}' weights")
     name = next((n for n in ("vqgan", "vqgan_pregan") if os.path.exists(os.path.join(folder, f"{n}.json"))), None)
     if name is None:
-        raise SystemExit(f"error: {folder} has no exported tokenizer to take the architecture from")
-    vqgan = load_vqgan(folder, name)
-    weights = state[0][part]
-    vqgan.load_state_dict(weights)
-    # the tokens' name as an export would give it (exports store fp16)
+        raise MaskGITError(f"{folder} has no exported tokenizer to take the architecture from")
+    weights = {**state[0]["model"], **state[0][part]}
     stored = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
-    tokens = tokens_digest_of(read_json(os.path.join(folder, f"{name}.json"))["config"], stored)
-    return vqgan, tokens, state[1]["step"]
+    vqgan = load_vqgan(folder, name)
+    vqgan.load_state_dict(stored)
+    return vqgan, tokens_digest_of(read_json(os.path.join(folder, f"{name}.json"))["config"], stored), state[1]["step"]
 
 
 def load_spec(spec):
@@ -74,11 +76,15 @@ def main():
     p.add_argument("--limit", type=int, help="only the first N validation faces")
     p.add_argument("--precision", default="bf16", help="Inception precision (relative comparisons)")
     args = p.parse_args()
-    truth_t = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
+    try:  # every tokenizer first: a typo in the last one fails before any scoring
+        tokenizers = [(spec, *load_spec(spec)) for spec in args.tokenizers]
+        truth_t = load_image_folder(os.path.join(args.data_root, "val"), limit=args.limit)
+    except MaskGITError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     truth = truth_t.permute(0, 2, 3, 1).numpy()
-    for spec in args.tokenizers:
+    for spec, vqgan, tokens, step in tokenizers:
         started = time.time()
-        vqgan, tokens, step = load_spec(spec)
         recon = reconstruct(vqgan.eval(), truth_t)
         row = {"tokenizer": spec, "tokens": tokens, **({"step": step} if step is not None else {}),
                "n_images": len(truth),
@@ -90,4 +96,4 @@ def main():
 
 if __name__ == "__main__":
     reuse_freed_memory()
-    main()
+    sys.exit(main())

@@ -22,7 +22,8 @@ validation may use fewer faces than the first run's, so they get their own axis;
 
 --recon (optional, repeatable): `scripts/compare_tokenizers.py` rows (val reconstruction FID,
 747 faces) of decoder runs, drawn per run against the run's own step (the row's "step", or
-"at step N" in its label), with the shipped decoder's latest score as a dashed line.
+"at step N" in its label), with the shipped decoder's score as a dashed line (the last
+`checkpoints` row read: give the files oldest first).
 --recon-offset RUN=STEP draws RUN from STEP on: a run that started from another run's
 decoder at that step (session 21's restarts from the shipped decoder, fm17's step 5,263).
 """
@@ -40,6 +41,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 def read(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def run_offset(text):
+    run, _, step = text.partition("=")
+    if not run or not step.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not RUN=STEP (e.g. fm21=5263)")
+    return run, int(step)
 
 
 def recon_series(paths):
@@ -69,7 +77,7 @@ def main():
     p.add_argument("--transformer", required=True, nargs="+")
     p.add_argument("--decoder", action="append", default=[])
     p.add_argument("--recon", action="append", default=[])
-    p.add_argument("--recon-offset", action="append", default=[], metavar="RUN=STEP")
+    p.add_argument("--recon-offset", action="append", default=[], metavar="RUN=STEP", type=run_offset)
     p.add_argument("--out", required=True)
     args = p.parse_args()
     vq = read(args.vqgan)
@@ -99,7 +107,7 @@ def main():
     if args.recon:
         ax = axes[-1]
         series, shipped = recon_series(args.recon)
-        offsets = {run: int(step) for run, _, step in (o.partition("=") for o in args.recon_offset)}
+        offsets = dict(args.recon_offset)
         for run, points in series.items():
             start = offsets.get(run.replace(" (EMA)", ""), 0)
             ax.plot([start + s for s, _ in points], [f for _, f in points], "o-", ms=3,

@@ -11,6 +11,15 @@ sys.path.insert(0, ROOT)
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+def load_script(name):
+    """A module from scripts/ (not a package), to call its functions in-process."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def synthetic_face(rng, size=64):
     """A blob 'face': background, a coloured disc, two eyes. Made here, never from data."""
     y, x = np.mgrid[:size, :size]

@@ -123,22 +123,3 @@ def test_seed_noise_is_shown_only_beside_the_weights_it_measured(tmp_path):
                 fid_seeds=seeds)
     assert "| 1 | 28.10 |" not in md and "from other weights and is not shown" in md
 
-
-def test_training_plot_reads_decoder_runs_from_compare_tokenizers_rows(tmp_path):
-    import importlib.util
-    from conftest import ROOT
-    spec = importlib.util.spec_from_file_location("plot_training", os.path.join(ROOT, "scripts", "plot_training.py"))
-    plot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot)
-    rows = [{"tokenizer": "checkpoints (shipped)", "fid": 20.0},
-            {"tokenizer": "runs/a at step 200 (note)", "fid": 23.0},
-            {"tokenizer": "runs/a at step 100", "fid": 24.0},
-            {"tokenizer": "runs/a@model", "step": 300, "fid": 22.0},
-            {"tokenizer": "runs/a@ema", "step": 300, "fid": 21.5},
-            {"tokenizer": "H200 decoder from step 5 (no step of its own)", "fid": 30.0},
-            {"checkpoints": "an inpainting row", "fid": 26.0}]
-    path = tmp_path / "val.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    series, shipped = plot.recon_series([str(path)])
-    assert shipped == 20.0
-    assert series == {"a": [(100, 24.0), (200, 23.0), (300, 22.0)], "a (EMA)": [(300, 21.5)]}

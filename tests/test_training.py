@@ -7,6 +7,7 @@ import torch
 
 import train
 from maskgit import load
+from conftest import load_script
 from maskgit.checkpoint import file_digest, read_tensors
 
 
@@ -228,13 +229,8 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data_root, monkeypatch, capsys):
-    import importlib.util
     import numpy as np
-    from conftest import ROOT
-    spec = importlib.util.spec_from_file_location("compare_tokenizers",
-                                                  os.path.join(ROOT, "scripts", "compare_tokenizers.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("compare_tokenizers")
     # a cheap stand-in for FID (FID itself is tested in test_fid.py)
     monkeypatch.setattr(script, "fid", lambda a, b, **_: float(np.abs(a.astype(float) - b).mean()))
     monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
@@ -252,9 +248,13 @@ def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data
     row = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert row["tokens"] == rows[0]["tokens"] and row["step"] == json.load(open(os.path.join(vq_run, "state.json")))["info"]["step"]
     assert abs(row["psnr"] - rows[0]["psnr"]) < 0.2  # fp32 state against the fp16 export
-    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, f"{vq_run}@ema"])
-    with pytest.raises(SystemExit, match="no saved state with 'ema'"):
-        script.main()
+    # a state without an average, another part of the state, or a typo: refused before any scoring
+    for bad, named in ((f"{vq_run}@ema", "no saved state with 'ema'"), (f"{vq_run}@opt", "RUN@model or RUN@ema"),
+                       (f"{vq_run}x@model", "no saved state")):
+        monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, vq_run, bad])
+        assert script.main() == 2
+        out = capsys.readouterr()
+        assert named in out.err and "{" not in out.out
 
 
 def test_regularised_gan_tunes_the_decoder_and_logs_the_discriminator(vq_run, tiny_data_root, tmp_path):
@@ -426,7 +426,7 @@ def test_gan_start_1_without_a_discriminator_trains_encoder_and_decoder_througho
     assert read_log(out)[-1]["step"] == 2
 
 
-def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path, capsys):
+def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path, capsys, monkeypatch):
     from maskgit.pipeline import load_vqgan
     from maskgit.training.common import load_state
     out = str(tmp_path / "ema")
@@ -440,14 +440,14 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     def decoders():
         """(average, last step's weights) from the run's state, fp32 (exports are fp16)."""
         parts, _ = load_state(out)
-        return ({k: v for k, v in parts["ema"].items() if k.startswith("decoder.")},
-                {k: v for k, v in parts["model"].items() if k.startswith("decoder.")})
+        return parts["ema"], {k: v for k, v in parts["model"].items() if k.startswith("decoder.")}
 
     start = {k: v for k, v in load_vqgan(vq_run).state_dict().items() if k.startswith("decoder.")}
     assert tune(1, "--ema", "0.5") == 0
     assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["ema"] == {"decay": 0.5, "since_step": 0}
     assert "ema_val_psnr" in read_log(out)[-2]
     averaged, last = decoders()
+    assert set(averaged) == set(last)  # the decoder's tensors only: the encoder is never averaged
     assert all((last[k] - start[k]).abs().max() > 1e-3 for k in last)  # a real step
     # one step: halfway between where the decoder started and where it went
     assert all(torch.allclose(averaged[k], (start[k] + last[k]) / 2, atol=1e-6) for k in last)
@@ -455,10 +455,19 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     exported, raw = load_vqgan(out).state_dict(), load_vqgan(out, "vqgan_raw").state_dict()
     assert all(torch.allclose(exported[k], averaged[k], atol=1e-3) for k in last)
     assert all(torch.allclose(raw[k], last[k], atol=1e-3) for k in last)
-    # only the decoder is averaged: the tokens stay exactly the live encoder's
-    assert not any(k.startswith("encoder.") for k in load_state(out)[0]["ema"])
     from maskgit.training.stage2 import tokens_digest
     assert tokens_digest(out, "vqgan") == tokens_digest(out, "vqgan_raw") == tokens_digest(vq_run, "vqgan")
+    # compare_tokenizers scores the state's average as the export would be
+    import numpy as np
+    script = load_script("compare_tokenizers")
+    monkeypatch.setattr(script, "fid", lambda a, b, **_: float(np.abs(a.astype(float) - b).mean()))
+    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
+                                     out, f"{out}@ema"])
+    capsys.readouterr()  # the training's own output
+    script.main()
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert rows[1]["tokens"] == rows[0]["tokens"] and rows[1]["step"] == 1
+    assert rows[1]["psnr"] == rows[0]["psnr"] and rows[1]["fid"] == rows[0]["fid"]
     # the resume carries the average on: the next step halves the distance again
     assert tune(2, "--ema", "0.5") == 0
     again, last2 = decoders()
@@ -467,11 +476,50 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     assert tune(3) == 0
     assert "is dropped" in capsys.readouterr().out
     assert "ema" not in json.load(open(os.path.join(out, "vqgan.json")))["info"]
+    assert not os.path.exists(os.path.join(out, "vqgan_raw.json"))  # the last run's: not this one's
     assert "ema" not in load_state(out)[0]
     # a state saved without the average starts one where it stands, and says so
     assert tune(4, "--ema", "0.9") == 0
     assert "starts at step 3" in capsys.readouterr().out
     assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["ema"] == {"decay": 0.9, "since_step": 3}
+    # another decay does not continue this average: a new one starts
+    assert tune(5, "--ema", "0.5") == 0
+    assert "starts a new one" in capsys.readouterr().out
+    assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["ema"] == {"decay": 0.5, "since_step": 4}
+
+
+def test_ema_of_a_full_run_starts_when_the_encoder_freezes(tiny_data_root, tmp_path):
+    out = str(tmp_path / "o")
+    assert train.main(["vqgan", "--data-root", tiny_data_root, "--out", out, "--steps", "4", "--batch-size", "4",
+                       "--channels", "16", "32", "32", "--res-blocks", "1", "--gan-start", "0.5",
+                       "--disc-weight", "0", "--ema", "0.9", "--device", "cpu"]) == 0
+    assert json.load(open(os.path.join(out, "vqgan.json")))["info"]["ema"] == {"decay": 0.9, "since_step": 2}
+    assert "ema" not in json.load(open(os.path.join(out, "vqgan_pregan.json")))["info"]  # the switch's own
+
+
+def test_ema_averages_only_the_tensors_it_tracks():
+    from maskgit.errors import MaskGITError
+    from maskgit.training.common import EMA
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight[0, 0] = -0.0  # a frozen -0.0 must keep its sign: exports are named by their bytes
+    ema = EMA(model, 0.5, prefix="1.")
+    assert set(ema.shadow) == {"1.weight", "1.bias"}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model[1].weight.add_(2.0)
+    ema.update(model)
+    target = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    target.load_state_dict(model.state_dict())
+    ema.copy_to(target)
+    assert torch.allclose(target[1].weight, before["1.weight"] + 1.0)  # halfway
+    assert torch.equal(target[0].weight, model[0].weight) and torch.signbit(target[0].weight[0, 0])
+    # a saved average of other tensors is refused, not half loaded
+    with pytest.raises(MaskGITError, match="does not match"):
+        ema.load({"1.weight": torch.zeros(2, 2)})
+    # without a prefix it averages everything, as stage 2 does
+    full = EMA(model, 0.5)
+    assert set(full.shadow) == set(model.state_dict())
 
 
 @pytest.mark.parametrize("decay", ["1", "-0.1", "1.5"])

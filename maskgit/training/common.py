@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 
 from ..checkpoint import read_json, read_tensors, save_json, save_tensors
+from ..errors import MaskGITError
 from ..pipeline import resolve_device
 
 
@@ -66,8 +67,25 @@ class EMA:
     `prefix`, only of those whose names start with it (the rest stay the model's own)."""
 
     def __init__(self, model, decay, prefix=""):
-        self.decay = decay
-        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items() if k.startswith(prefix)}
+        self.decay, self.prefix = decay, prefix
+        self.restart(model)
+
+    def restart(self, model):
+        """Start the average over at the model's current weights."""
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()
+                       if k.startswith(self.prefix)}
+
+    def _check(self, names):
+        names = set(names)
+        if names != set(self.shadow):
+            raise MaskGITError(f"the saved average does not match the model: missing {sorted(set(self.shadow) - names)[:3]}, "
+                               f"unexpected {sorted(names - set(self.shadow))[:3]}")
+
+    def load(self, tensors):
+        """Take a saved average (it must hold exactly the tensors this one tracks)."""
+        self._check(tensors)
+        for k, v in self.shadow.items():
+            v.copy_(tensors[k])  # keeps this one's device and memory layout
 
     @torch.no_grad()
     def update(self, model):
@@ -78,8 +96,9 @@ class EMA:
                              1 - self.decay)
 
     def copy_to(self, model):
-        model.load_state_dict({k: self.shadow[k].to(v.dtype) if k in self.shadow else v
-                               for k, v in model.state_dict().items()})
+        state = model.state_dict()
+        self._check(k for k in state if k.startswith(self.prefix))
+        model.load_state_dict({k: self.shadow[k].to(v.dtype) if k in self.shadow else v for k, v in state.items()})
 
 
 class Budget:

@@ -15,15 +15,18 @@ is frozen from the first step, so the tokens stay those a shipped transformer wa
 on, and a better decoder improves every decoded image without retraining stage 2. The GAN
 still starts at `--gan-start`, after which `vqgan_pregan` is the decoder before it.
 
-The discriminator is exported beside the tokenizer (`vqgan_disc`, naming that decoder), and
+The discriminator is exported beside the tokenizer (`vqgan_disc`, naming that decoder: with
+`--ema` the average, which `--init-from` starts from, though it trained against `vqgan_raw`), and
 `--init-from DIR` starts from DIR's if it was trained against DIR's decoder, so adversarial
 tuning need not start from a random critic. `--disc-warmup N` trains the discriminator alone
 for N steps against the decoder as it stands before the decoder's first adversarial step.
 
 `--ema DECAY` keeps an exponential moving average of the decoder's weights, as GAN generators
 do: the adversarial term makes the decoder wander from step to step, and the average is what
-is exported as `vqgan` (the last step's weights as `vqgan_raw`). The encoder is never averaged:
-the tokens stay exactly those of the live encoder (and of `vqgan_pregan`).
+is exported as `vqgan` (the last step's weights as `vqgan_raw`). It runs while the encoder is
+frozen (from the first step with `--decoder-only`, else from the switch): before that the
+decoders were trained against a moving encoder. The encoder is never averaged: the tokens stay
+exactly those of the live encoder (and of `vqgan_pregan`).
 """
 import copy
 import math
@@ -101,7 +104,7 @@ def discriminator_from(disc, folder, channels, verbose):
 def train_vqgan(args):
     ddp = Distributed(args.device)
     device = ddp.device
-    torch.manual_seed(args.seed + ddp.rank)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank (gradients are averaged, not weights)
     if args.decoder_only and not args.init_from:
         raise MaskGITError("--decoder-only tunes a trained tokenizer's decoder: give --init-from DIR")
     if args.disc_weight < 0:
@@ -134,6 +137,7 @@ def train_vqgan(args):
         model.encoder.requires_grad_(False)
     use_gan = args.disc_weight > 0
     disc = PatchDiscriminator(args.disc_channels).to(device)
+    torch.manual_seed(args.seed + ddp.rank)  # from here on each rank draws its own (augmentations)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         disc = disc.to(memory_format=torch.channels_last)
@@ -148,7 +152,8 @@ def train_vqgan(args):
                  if use_gan else {"disc_weight": 0})
     seen_by_disc = (lambda images: diff_augment(images, policy)) if policy else (lambda images: images)
 
-    step, elapsed, disc_from, saved_ema, ema_since = 0, 0.0, None, None, 0
+    step, elapsed, disc_from = 0, 0.0, None
+    saved_ema = saved_ema_since = saved_ema_decay = None
     # discriminator-only steps to run when the GAN starts: fixed when the run starts
     warmup_total = warmup_left = args.disc_warmup
     state = None if args.fresh else load_state(args.out)
@@ -169,24 +174,25 @@ def train_vqgan(args):
         warmup_left = info.get("disc_warmup_left", 0)
         warmup_total = info.get("disc_warmup", warmup_left)
         disc_from = info.get("disc_from")
-        saved_ema, ema_since = parts.get("ema"), info.get("ema_since", step)
+        saved_ema, saved_ema_since, saved_ema_decay = parts.get("ema"), info.get("ema_since"), info.get("ema_decay")
         if "lecam" in info:
             lecam.load(info["lecam"])
         if ddp.is_main:
             print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)")
     elif use_gan and args.init_from:
         disc_from = discriminator_from(disc, args.init_from, args.disc_channels, ddp.is_main)
-    ema = None
-    if args.ema > 0:
+    # The average of the decoder's weights: kept by the process that validates and exports. It
+    # starts (ema_since) at the first step with the encoder frozen.
+    ema = ema_since = None
+    if args.ema > 0 and ddp.is_main:
         ema = EMA(model, args.ema, prefix="decoder.")
-        if saved_ema is not None:
-            ema.shadow = {k: saved_ema[k].float().to(device) for k in ema.shadow}
-        else:
-            ema_since = step
-            if state and ddp.is_main:
-                print(f"note: {args.out} was saved without an average of the decoder's weights; it starts at step {step}")
         averaged = copy.deepcopy(model)  # what is validated and exported
-    elif saved_ema is not None and ddp.is_main:
+        if saved_ema is not None and saved_ema_since is not None and saved_ema_decay in (None, args.ema):
+            ema.load(saved_ema)  # (states of session 22 did not record the decay: 0.998)
+            ema_since = saved_ema_since
+        elif saved_ema is not None and saved_ema_since is not None:
+            print(f"note: {args.out} holds an average with decay {saved_ema_decay}; --ema {args.ema} starts a new one")
+    elif saved_ema is not None and saved_ema_since is not None and ddp.is_main:
         print(f"note: {args.out} holds an average of the decoder's weights; without --ema it is dropped and the "
               "last step's weights are exported")
     os.makedirs(args.out, exist_ok=True)  # after every check and load: a refused run leaves nothing behind
@@ -211,18 +217,17 @@ def train_vqgan(args):
     last_save, log = time.time(), {}
 
     def shipped_model():
-        """The weights to export: the live encoder and, with --ema, the decoder's average."""
-        if ema is None:
+        """The weights to export: the live encoder and, once it runs, the decoder's average."""
+        if ema_since is None:
             return model
-        averaged.load_state_dict(model.state_dict())
-        ema.copy_to(averaged)
+        averaged.load_state_dict({**model.state_dict(), **ema.shadow})
         return averaged
 
     def export(name, weights=None):
         weights = shipped_model() if weights is None else weights
         info = {"step": step, "minutes": budget.elapsed / 60, **validate(weights, val, device),
                 "adversary": adversary}
-        if ema is not None and weights is averaged:
+        if weights is not model:
             info["ema"] = {"decay": args.ema, "since_step": ema_since}
         if args.decoder_only:
             info.update(decoder_only=True, init_from=args.init_from)
@@ -236,20 +241,22 @@ def train_vqgan(args):
     def checkpoint():
         parts = {"model": model.state_dict(), "disc": disc.state_dict(),
                  "opt": opt.state_dict(), "opt_d": opt_d.state_dict()}
-        if ema is not None:
+        if ema_since is not None:
             parts["ema"] = ema.shadow
         save_state(args.out, parts,
                    {"step": step, "elapsed": budget.elapsed, "decoder_only": args.decoder_only,
                     "distinct": args.distinct, "lecam": lecam.state(), "adversary": adversary,
                     "disc_warmup": warmup_total, "disc_warmup_left": warmup_left, "disc_from": disc_from,
-                    "ema_since": ema_since})
+                    "ema_since": ema_since, "ema_decay": args.ema if ema_since is not None else None})
 
     def save_discriminator_beside(folder):
         if use_gan and opt_d.state:  # one that never trained here was not trained against this decoder
             save_discriminator(disc, folder, {
                 "step": step, "adversary": adversary, "disc_from": disc_from or "fresh",
                 "disc_warmup": warmup_total - warmup_left,
-                "vqgan": file_digest(os.path.join(folder, "vqgan.safetensors"))})
+                "vqgan": file_digest(os.path.join(folder, "vqgan.safetensors")),
+                # trained against the last step's weights; named by the average, which --init-from starts from
+                **({"vqgan_averaged": {"decay": args.ema, "since_step": ema_since}} if ema_since is not None else {})})
 
     def discriminator_step(x, recon):
         with autocast(device):
@@ -310,6 +317,10 @@ def train_vqgan(args):
                 checkpoint()  # a kill after this does not redo the steps done
                 last_save = time.time()
             continue  # the budget and the progress again, after the time the warm-up took
+        if ema is not None and encoder_frozen and ema_since is None:
+            ema.restart(model)  # from the decoder as it stands: earlier ones fit a moving encoder
+            ema_since = step
+            bar.write(f"the average of the decoder's weights starts at step {step}")
         for g in opt.param_groups:
             g["lr"] = lr_at(progress, args.lr, warmup=0.02)
         x = random_batch(train, args.batch_size, gen, device)
@@ -345,7 +356,7 @@ def train_vqgan(args):
         loss.backward()
         ddp.average_gradients(model.parameters())
         opt.step()
-        if ema is not None:
+        if ema_since is not None:
             ema.update(model)
 
         if gan_phase:
@@ -366,7 +377,7 @@ def train_vqgan(args):
         if ddp.is_main and step % args.val_every == 0:
             record = {"step": step, "minutes": round(budget.elapsed / 60, 2), "rec_loss": rec_loss.item(),
                       "phase": "B" if encoder_frozen else "A", **validate(model, val, device)}
-            if ema is not None:
+            if ema_since is not None:
                 record["ema_val_psnr"] = validate(shipped_model(), val, device)["val_psnr"]
             if gan_phase:  # how far apart the discriminator holds real and decoded faces
                 record.update(d_loss=d_hinge.item(), d_lecam=(d_loss - d_hinge).item(),
@@ -382,8 +393,12 @@ def train_vqgan(args):
         if wants_pregan and not os.path.exists(os.path.join(args.out, "vqgan_pregan.json")):
             export("vqgan_pregan")
         info = export("vqgan")
-        if ema is not None:
+        if ema_since is not None:
             export("vqgan_raw", model)
+        else:  # a stale one (of an earlier run in this folder) must not pass for this run's
+            for ext in (".json", ".safetensors"):
+                if os.path.exists(os.path.join(args.out, "vqgan_raw" + ext)):
+                    os.remove(os.path.join(args.out, "vqgan_raw" + ext))
         append_log(args.out, {"step": step, "minutes": round(budget.elapsed / 60, 2), "final": True, **info})
         print(f"final VQGAN: {info}")
         save_discriminator_beside(args.out)

@@ -178,7 +178,7 @@ def train_transformer(args):
                                f"'{data_name(args)}' (--limit, --distinct, --val-limit): resume it the same "
                                "way, or start over with --fresh")
         model.load_state_dict(parts["model"]); opt.load_state_dict(parts["opt"])
-        ema.shadow = {k: v.float().to(device) for k, v in parts["ema"].items()}
+        ema.load(parts["ema"])
         step, elapsed = info["step"], info["elapsed"]
         if ddp.is_main:
             print(f"resumed {args.out} at step {step} ({elapsed / 60:.1f} min trained)"
