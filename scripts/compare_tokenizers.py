@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from maskgit.checkpoint import read_json  # noqa: E402
 from maskgit.data import load_image_folder, to_model_range  # noqa: E402
 from maskgit.errors import MaskGITError  # noqa: E402
 from maskgit.evaluate import psnr_uint8, to_uint8  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
-from maskgit.checkpoint import read_json  # noqa: E402
 from maskgit.pipeline import load_vqgan  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
 from maskgit.training.common import load_state  # noqa: E402
