@@ -122,4 +122,3 @@ def test_seed_noise_is_shown_only_beside_the_weights_it_measured(tmp_path):
     md = render(tmp_path / "stale", fid_results=report("mode", 43.5, checkpoints=dict(weights, vqgan="c")),
                 fid_seeds=seeds)
     assert "| 1 | 28.10 |" not in md and "from other weights and is not shown" in md
-

@@ -2,13 +2,19 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 import train
-from maskgit import load
 from conftest import load_script
+from maskgit import load
 from maskgit.checkpoint import file_digest, read_tensors
+
+
+def mean_abs_difference(a, b, **_):
+    """A cheap stand-in for FID where a script's rows are checked (FID itself: test_fid.py)."""
+    return float(np.abs(a.astype(float) - b).mean())
 
 
 def read_log(folder):
@@ -229,10 +235,8 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data_root, monkeypatch, capsys):
-    import numpy as np
     script = load_script("compare_tokenizers")
-    # a cheap stand-in for FID (FID itself is tested in test_fid.py)
-    monkeypatch.setattr(script, "fid", lambda a, b, **_: float(np.abs(a.astype(float) - b).mean()))
+    monkeypatch.setattr(script, "fid", mean_abs_difference)
     monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
                                      vq_run, f"{vq_run}:vqgan_pregan"])
     script.main()
@@ -458,9 +462,8 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     from maskgit.training.stage2 import tokens_digest
     assert tokens_digest(out, "vqgan") == tokens_digest(out, "vqgan_raw") == tokens_digest(vq_run, "vqgan")
     # compare_tokenizers scores the state's average as the export would be
-    import numpy as np
     script = load_script("compare_tokenizers")
-    monkeypatch.setattr(script, "fid", lambda a, b, **_: float(np.abs(a.astype(float) - b).mean()))
+    monkeypatch.setattr(script, "fid", mean_abs_difference)
     monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
                                      out, f"{out}@ema"])
     capsys.readouterr()  # the training's own output
