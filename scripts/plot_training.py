@@ -10,7 +10,9 @@
       --recon docs/runs/val-decoder-fm-s17.jsonl --recon docs/runs/val-decoder-fm-s18.jsonl \
       --recon docs/runs/val-decoder-fm-s19.jsonl --recon docs/runs/val-decoder-fm-s20.jsonl \
       --recon docs/runs/val-decoder-s21.jsonl --recon docs/runs/val-decoder-s22.jsonl \
+      --recon docs/runs/val-decoder-s23.jsonl \
       --recon-offset fm21=5263 --recon-offset fm21w=5263 --recon-offset fm21l=5263 \
+      --recon-offset gentle23=5263 \
       --out docs/figures/training_curves.png
 
 --transformer: one run, then the runs that continued it (--init-from), in order; their steps
@@ -25,7 +27,7 @@ validation may use fewer faces than the first run's, so they get their own axis;
 "at step N" in its label), with the shipped decoder's score as a dashed line (the last
 `checkpoints` row read: give the files oldest first).
 --recon-offset RUN=STEP draws RUN from STEP on: a run that started from another run's
-decoder at that step (session 21's restarts from the shipped decoder, fm17's step 5,263).
+decoder at that step (sessions 21-23's restarts from the shipped decoder, fm17's step 5,263).
 """
 import argparse
 import json
