@@ -157,6 +157,7 @@ class Studio:
     def download(self, run):
         frames = self._frames(run)
         stem = f"maskgit-{run.get('kind', 'run')}-{int(time.time() * 1000)}"
+        ui.prune_exports(self.export_dir)
         return list(ui.export_run(frames, self.export_dir, stem))
 
 
@@ -168,7 +169,8 @@ CSS = """
 
 def build(studio):
     schedules = list(SCHEDULES)
-    with gr.Blocks(title="MaskGIT inpainting studio") as app:
+    # Gradio keeps a copy of every picture and download it serves: drop those older than a day.
+    with gr.Blocks(title="MaskGIT inpainting studio", delete_cache=(3600, 86400)) as app:
         gr.Markdown("# MaskGIT inpainting studio\nPaint a hole over a cat face, pick a mask schedule, "
                     "and watch the transformer fill the hole token by token.", elem_id="title")
         run = gr.State(None)
@@ -237,8 +239,11 @@ def build(studio):
                           api_name="compare").then(studio.after_run, run, scrubber, api_visibility="private")
         generate_btn.click(studio.generate, settings, [mask_out, pred_out, status, run, editor],
                            api_name="generate").then(studio.after_run, run, scrubber, api_visibility="private")
-        scrubber.change(studio.scrub, [run, scrubber], step_view, api_visibility="private")
-        play_btn.click(studio.play, run, [step_view, scrubber], api_visibility="private")
+        # Stepping through a finished run does no model work: no queue slot to wait for.
+        scrubber.change(studio.scrub, [run, scrubber], step_view, api_visibility="private",
+                        concurrency_limit=None)
+        play_btn.click(studio.play, run, [step_view, scrubber], api_visibility="private",
+                       concurrency_limit=None)
         download_btn.click(studio.download, run, files, api_visibility="private")
     return app
 

@@ -5,6 +5,7 @@ into arrays and what the model yields into pictures.
 """
 import io
 import os
+import time
 import warnings
 import zipfile
 
@@ -13,7 +14,7 @@ import torch
 from PIL import Image
 
 from maskgit import encoder_view
-from maskgit.images import IMAGE_SIZE, to_model_rgb
+from maskgit.images import IMAGE_SIZE, downscale_hole, to_model_rgb
 from maskgit.masks import random_walk_hole
 from maskgit.render import LEGEND, enlarge, save_gif, side_by_side, to_uint8_image, token_state_image
 
@@ -66,11 +67,9 @@ def read_editor(value, threshold=0.25):
         layer = np.asarray(layer)
         if layer.ndim == 3 and layer.shape[2] == 4 and layer.shape[:2] == (h, w):
             painted |= layer[..., 3] > 0
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    square = painted[top:top + side, left:left + side].astype(np.float32)
-    coverage = np.asarray(Image.fromarray(square).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BOX))
-    return face, coverage >= threshold
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # paint outside the face's crop is simply not part of it
+        return face, downscale_hole(painted, IMAGE_SIZE, coverage=threshold)
 
 
 def preset_hole(name, seed=0, size=IMAGE_SIZE):
@@ -136,6 +135,21 @@ def compare_grid(columns, titles, gap=12):
         col = np.concatenate([label_strip(title, col.shape[1]), col], axis=0)
         parts += [col, np.full((col.shape[0], gap, 3), 255, np.uint8)]
     return np.concatenate(parts[:-1], axis=1)
+
+
+def prune_exports(folder, max_age_s=3600, now=None):
+    """Remove exports older than max_age_s (Gradio serves its own copy once a download is
+    returned), so a long-running studio does not fill the disk. Returns how many went."""
+    now = time.time() if now is None else now
+    removed = 0
+    for entry in os.scandir(folder):
+        if entry.is_file() and now - entry.stat().st_mtime > max_age_s:
+            try:
+                os.remove(entry.path)
+                removed += 1
+            except FileNotFoundError:  # another request pruned it first
+                pass
+    return removed
 
 
 def export_run(frames, folder, stem):

@@ -19,7 +19,7 @@ import torch
 from .checkpoint import weights_digests
 from .decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED
 from .errors import MaskGITError
-from .evaluate import run_reconstruction, to_uint8
+from .evaluate import check_batch_size, run_reconstruction, to_uint8
 from .fid import FID_PRECISIONS, fid
 from .masks import paste_back
 from .pipeline import FILLS, load
@@ -60,7 +60,11 @@ def telea(masked, holes):
 
 
 # What a report's rows depend on besides the faces: rows merge only when all of these agree.
-REPORT_SETTINGS = ("checkpoints", "n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step")
+# Each batch draws from seed + its first index, so the batch size is a setting too.
+REPORT_SETTINGS = ("checkpoints", "n_images", "fid_precision", "seed", "choice_temperature", "fill", "final_step",
+                   "batch_size")
+# What reports made before a setting was recorded used: they drew the last step, in batches of 64.
+LEGACY_SETTINGS = {"final_step": "sample", "batch_size": 64}
 REPORT_TABLES = ("reference", "schedules", "sweet_spot_table", "curve")
 
 
@@ -74,7 +78,7 @@ def merged_results(args, fresh):
     with open(path) as fh:
         old = json.load(fh)
     for key in REPORT_SETTINGS:
-        was = old.get(key, "sample" if key == "final_step" else None)  # reports older than the option drew
+        was = old.get(key, LEGACY_SETTINGS.get(key))
         if key == "checkpoints" and was is None:
             raise MaskGITError(f"--merge: {path} does not record the weights it was made with; "
                                "rerun its rows without --merge")
@@ -126,12 +130,14 @@ def combine_reports(reports):
 
 
 def run_fid(args):
+    check_batch_size(args.batch_size)
     masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=args.device)
     score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
     results = {"checkpoints": weights_digests(args.checkpoints), "n_images": len(truth),
                "fid_precision": args.fid_precision, "seed": args.seed,
                "choice_temperature": args.choice_temperature, "fill": args.fill, "final_step": args.final_step,
+               "batch_size": args.batch_size,
                "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}
     if args.merge:

@@ -3,6 +3,7 @@
 Pure token logic: the caller supplies a function from token ids to logits, so this module
 knows nothing about images, devices or autocast.
 """
+import math
 from dataclasses import dataclass
 
 import torch
@@ -37,8 +38,9 @@ def check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature=0
     if not isinstance(sweet_spot, int) or not 1 <= sweet_spot <= total_iter:
         raise MaskGITError(
             f"sweet spot must be between 1 and total iterations ({total_iter}), got {sweet_spot!r}")
-    if choice_temperature < 0:
-        raise MaskGITError(f"choice temperature must be >= 0, got {choice_temperature!r}")
+    # NaN passes a plain `< 0` test and would rank above the known tokens' +inf confidence.
+    if not math.isfinite(choice_temperature) or choice_temperature < 0:
+        raise MaskGITError(f"choice temperature must be a finite number >= 0, got {choice_temperature!r}")
 
 
 def gumbel_noise(shape, generator, device):

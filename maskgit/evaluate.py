@@ -36,6 +36,11 @@ def psnr_uint8(images, truth):
     return float(np.mean(10 * np.log10(255 ** 2 / np.maximum(mse, 1e-10))))
 
 
+def check_batch_size(batch_size):
+    if batch_size < 1:
+        raise MaskGITError(f"--batch-size must be >= 1, got {batch_size}")
+
+
 def run_inpainting(model, masked, holes, args):
     """Decoded and composited uint8 images for the whole folder, in batches."""
     decoded, composited = [], []
@@ -85,6 +90,7 @@ def parse(argv):
 
 def score(args):
     """The settings and scores of one evaluation (what `--json` prints)."""
+    check_batch_size(args.batch_size)
     torch.manual_seed(args.seed)
     masked, truth, holes, names = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=resolve_device(args.device))
@@ -101,7 +107,8 @@ def score(args):
         inpaint_seconds = time.time() - start
         result.update(mode="inpaint", schedule=args.schedule, sweet_spot=args.sweet_spot,
                       total_iter=args.total_iter, choice_temperature=args.choice_temperature,
-                      seed=args.seed, fill=args.fill, final_step=args.final_step)
+                      seed=args.seed, fill=args.fill, final_step=args.final_step,
+                      batch_size=args.batch_size)  # each batch draws from seed + its first index
         outputs = {"fid": decoded, "fid_composited": composited}
     fid_start = time.time()
     for key, images in outputs.items():

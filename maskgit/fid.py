@@ -100,6 +100,8 @@ def inception_features(images, batch_size=50, progress=None, precision="fp32"):
 
 
 def gaussian_stats(features):
+    if len(features) < 2:  # one sample has no covariance: NaN statistics, which would be cached
+        raise MaskGITError(f"FID needs 2 or more images, got {len(features)}")
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 

@@ -18,7 +18,7 @@ def _open(path, what):
         raise MaskGITError(f"{what} not found: {path}") from None
     except IsADirectoryError:
         raise MaskGITError(f"{what} is a folder, not an image: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise MaskGITError(f"{what} is not a readable image: {path} ({e.__class__.__name__})") from None
 
 
@@ -47,13 +47,29 @@ def to_model_rgb(img, size=IMAGE_SIZE, name="image"):
     return np.asarray(img, dtype=np.uint8)
 
 
-def mask_to_model_hole(mask_img, size=IMAGE_SIZE):
+def downscale_hole(hole, size=IMAGE_SIZE, coverage=0.25, name="mask"):
+    """bool (H, W) hole of any size -> bool (size, size), with the images' center crop.
+
+    A model pixel is a hole where at least `coverage` of its area is (a thin stroke drawn
+    at a larger size survives, as in the studio). Hole pixels outside the crop are dropped,
+    with a warning.
+    """
+    hole = np.asarray(hole, bool)
+    h, w = hole.shape
+    if (h, w) == (size, size):
+        return hole.copy()
+    left, top, right, bottom = _center_crop_box(w, h)
+    square = hole[top:bottom, left:right]
+    outside = int(hole.sum() - square.sum())
+    if outside:
+        warnings.warn(f"{name}: {outside} hole pixels lie outside the center crop and are ignored", stacklevel=2)
+    area = np.asarray(Image.fromarray(square.astype(np.float32)).resize((size, size), Image.BOX))
+    return area >= coverage
+
+
+def mask_to_model_hole(mask_img, size=IMAGE_SIZE, name="mask"):
     """PIL mask (0 = hole, 255 = known) -> bool (size, size), True = hole, same crop as images."""
-    gray = np.asarray(mask_img.convert("L"))
-    hole = Image.fromarray(((gray <= 127) * 255).astype(np.uint8))
-    if hole.size != (size, size):
-        hole = hole.crop(_center_crop_box(*hole.size)).resize((size, size), Image.NEAREST)
-    return np.asarray(hole) > 127
+    return downscale_hole(np.asarray(mask_img.convert("L")) <= 127, size, name=name)
 
 
 def load_image(path, size=IMAGE_SIZE):
@@ -67,7 +83,13 @@ def load_mask(path, image_size_wh, size=IMAGE_SIZE):
     if mask.size != tuple(image_size_wh):
         raise MaskGITError(f"mask is {mask.size[0]}x{mask.size[1]} but the image is "
                            f"{image_size_wh[0]}x{image_size_wh[1]}: {path}")
-    return mask_to_model_hole(mask, size)
+    if not (np.asarray(mask.convert("L")) <= 127).any():
+        raise MaskGITError(f"the mask has no hole (no black pixels): nothing to inpaint: {path}")
+    hole = mask_to_model_hole(mask, size, name=str(path))
+    if not hole.any():
+        raise MaskGITError(f"the mask's hole vanishes at {size}x{size}: it lies outside the center crop or "
+                           f"covers less than a quarter of every {size}x{size} pixel: {path}")
+    return hole
 
 
 def save_rgb(array_or_tensor, path, scale=1):

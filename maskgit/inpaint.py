@@ -6,10 +6,12 @@
 MASK is 0 (black) where the hole is and 255 (white) where pixels are known, the same size
 as IMG. DIR gets step_NN.png (latent mask | prediction), result.png (decoded, the course's
 output), result_composited.png (known pixels pasted back), input_masked.png and
-decoding.gif. Nothing is written unless the whole run succeeds.
+decoding.gif. Nothing is written unless the whole run succeeds; step_NN.png files left in
+DIR by an earlier, longer run are removed, so the folder shows this run alone.
 """
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -44,8 +46,29 @@ def parse(argv):
     return p.parse_args(argv)
 
 
+STEP_FILE = re.compile(r"step_\d+\.png")
+
+
+def check_out_dir(out_dir):
+    """Refuse an --out that cannot be written before any model work is done."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise MaskGITError(f"--out {out_dir} exists and is not a folder")
+    existing = os.path.abspath(out_dir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise MaskGITError(f"--out {out_dir}: cannot write into {existing}")
+
+
 def write_outputs(out_dir, frames, final, masked_input):
     """Write into a temporary sibling folder, then move the files in: all or nothing."""
+    try:
+        _write_outputs(out_dir, frames, final, masked_input)
+    except OSError as e:
+        raise MaskGITError(f"could not write the results to {out_dir}: {e.strerror or e}") from None
+
+
+def _write_outputs(out_dir, frames, final, masked_input):
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".inpaint-")
@@ -57,8 +80,12 @@ def write_outputs(out_dir, frames, final, masked_input):
         save_rgb(to_uint8_image(final.composite[0]), os.path.join(tmp, "result_composited.png"))
         save_rgb(masked_input, os.path.join(tmp, "input_masked.png"))
         os.makedirs(out_dir, exist_ok=True)
-        for name in sorted(os.listdir(tmp)):
+        written = sorted(os.listdir(tmp))
+        for name in written:
             os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
+        for name in os.listdir(out_dir):  # steps of an earlier, longer run would read as this run's
+            if STEP_FILE.fullmatch(name) and name not in written:
+                os.remove(os.path.join(out_dir, name))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -74,6 +101,7 @@ def main(argv=None):
             print(f"warning: {w.message}", file=sys.stderr)
         if not hole.any():
             raise MaskGITError("the mask has no hole (no black pixels): nothing to inpaint")
+        check_out_dir(args.out)
         model = load(args.checkpoints, device=args.device)
         frames, final = [], None
         for record in model.inpaint_steps(image, hole, schedule=args.schedule, sweet_spot=args.sweet_spot,

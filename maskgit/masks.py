@@ -1,19 +1,11 @@
 """Pixel holes, token holes and pasting known pixels back.
 
 Convention: a *hole* mask is True where content is missing. The course's mask files are
-the opposite (255 = known), so conversions from files go through `hole_from_mask_image`.
+the opposite (255 = known); files are read by `maskgit.images.mask_to_model_hole`.
 """
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-
-def hole_from_mask_array(mask, threshold=127):
-    """uint8/float array-like (H, W), 0 = hole, 255 = known  ->  bool tensor, True = hole."""
-    mask = torch.as_tensor(mask)
-    if mask.ndim == 3:  # keep the first channel of an RGB(A) mask image
-        mask = mask[..., 0]
-    return mask <= threshold
 
 
 def pixel_to_token_hole(hole, patch=4):
@@ -44,7 +36,7 @@ def paste_back(decoded, original, hole, feather=1):
     alpha = hole[:, None].float()
     if feather > 0:
         k = 2 * feather + 1
-        # Distance-like ramp: repeated 3x3 box blurs of the hole, kept >= the hard hole.
+        # A ramp: one k x k box blur of the hole, kept >= the hard hole, within the ring only.
         soft = F.avg_pool2d(alpha, k, stride=1, padding=feather, count_include_pad=False)
         ring = F.max_pool2d(alpha, k, stride=1, padding=feather) > 0
         alpha = torch.where(ring, torch.maximum(alpha, soft), alpha)

@@ -62,6 +62,9 @@ class MaskGIT:
         if transformer.config.vocab_size != vqgan.codebook_size:
             raise MaskGITError(f"transformer vocabulary ({transformer.config.vocab_size}) does not match "
                                f"the tokenizer's codebook ({vqgan.codebook_size})")
+        if transformer.config.n_tokens != vqgan.config.grid_size ** 2:
+            raise MaskGITError(f"transformer sequence length ({transformer.config.n_tokens}) does not match "
+                               f"the tokenizer's {vqgan.config.grid_size}x{vqgan.config.grid_size} token grid")
         self.device = resolve_device(device)
         self.vqgan = vqgan.to(self.device).eval()
         self.transformer = transformer.to(self.device).eval()

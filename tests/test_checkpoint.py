@@ -88,6 +88,14 @@ def test_vocabulary_must_match_codebook(tmp_path):
         MaskGIT(vq, other)
 
 
+def test_sequence_length_must_match_the_token_grid():
+    vq, _ = small_pair()
+    shorter = BidirectionalTransformer(TransformerConfig(n_tokens=64, **SMALL_TR))
+    with pytest.raises(Exception, match="sequence length .64. does not match the tokenizer's 16x16"):
+        MaskGIT(vq, shorter)
+    MaskGIT(vq, BidirectionalTransformer(TransformerConfig(n_tokens=256, **SMALL_TR)))  # the right one loads
+
+
 def test_changed_tensors_round_trip_through_the_script(tmp_path):
     """A decoder-only run sends back only the decoder; base + those tensors rebuilds the file."""
     from maskgit.checkpoint import read_tensors, save_tensors

@@ -99,3 +99,42 @@ def test_odd_images_are_converted_with_a_warning(tmp_path, capsys, face):
     assert code == 0
     assert "RGBA" in err and "center-cropped and resized" in err
     assert Image.open(tmp_path / "o" / "result.png").size == (64, 64)
+
+
+def test_a_shorter_run_into_the_same_folder_leaves_only_its_own_steps(files):
+    assert run(files, "--sweet-spot", "4", "--total-iter", "4") == 0
+    (files["tmp"] / "out" / "notes.txt").write_text("mine")
+    assert run(files, "--sweet-spot", "2", "--total-iter", "2") == 0
+    out = files["tmp"] / "out"
+    assert sorted(p.name for p in out.glob("step_*.png")) == ["step_01.png", "step_02.png"]
+    assert (out / "notes.txt").read_text() == "mine"  # only our own step files are replaced
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_model_work(files, capsys, monkeypatch):
+    target = files["tmp"] / "out"
+    target.write_text("not a folder")
+    monkeypatch.setattr("maskgit.inpaint.load", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert run(files) == 2
+    err = capsys.readouterr().err
+    assert "is not a folder" in err and err.count("\n") == 1
+    assert target.read_text() == "not a folder"
+
+
+def test_an_unwritable_out_is_one_line_not_a_traceback(files, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr("maskgit.inpaint._write_outputs", refuse)
+    assert run(files, "--sweet-spot", "1", "--total-iter", "1") == 2
+    err = capsys.readouterr().err
+    assert "could not write the results" in err and "Permission denied" in err and "Traceback" not in err
+
+
+def test_a_hole_outside_the_center_crop_is_a_clear_error(tmp_path, capsys, face):
+    wide = np.asarray(Image.fromarray(face).resize((128, 64)))
+    mask = np.full((64, 128), 255, np.uint8)
+    mask[20:40, 4:24] = 0  # the crop keeps columns 32-95
+    code = inpaint_main(["--image", write(tmp_path / "wide.png", wide), "--mask", write(tmp_path / "m.png", mask),
+                         "--out", str(tmp_path / "o"), "--checkpoints", os.path.join(ROOT, "checkpoints")])
+    err = capsys.readouterr().err
+    assert code == 2 and "vanishes" in err and "outside the center crop" in err
+    assert not (tmp_path / "o").exists()

@@ -114,6 +114,8 @@ def test_zero_temperature_picks_most_confident(model):
     (dict(total_iter=0, sweet_spot=1), "total iterations"),
     (dict(schedule="nope"), "unknown schedule"),
     (dict(choice_temperature=-1.0), "temperature"),
+    (dict(choice_temperature=float("nan")), "temperature"),
+    (dict(choice_temperature=float("inf")), "temperature"),
     (dict(undecided="mean"), "undecided"),
 ])
 def test_bad_settings_are_clear_errors(model, kw, msg):

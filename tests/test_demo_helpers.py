@@ -75,6 +75,28 @@ def test_frames_grid_and_exports(tmp_path):
         assert np.array_equal(first, f)
 
 
+def test_old_exports_are_pruned_and_recent_ones_kept(tmp_path):
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 2
+    old_gif, old_zip = ui.export_run(frames, str(tmp_path), "old")
+    new_gif, new_zip = ui.export_run(frames, str(tmp_path), "new")
+    two_hours_ago = os.path.getmtime(new_gif) - 7200
+    for path in (old_gif, old_zip):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    assert ui.prune_exports(str(tmp_path), max_age_s=3600) == 2
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in (new_gif, new_zip))
+
+
+def test_paint_outside_the_faces_crop_is_ignored(face):
+    value = ui.editor_value(face)
+    wide = np.zeros((256, 384, 4), np.uint8)
+    wide[100:140, 0:40, 3] = 255       # left of the 256-wide center crop (columns 64-319)
+    wide[100:140, 180:220, 3] = 255    # inside it
+    background = np.zeros((256, 384, 3), np.uint8)
+    background[:, 64:320] = value["background"]
+    _, hole = ui.read_editor({"background": background, "layers": [wide]})
+    assert hole.sum() == 10 * 10 and hole[30, 35]
+
+
 def test_masked_view_shows_the_encoders_fill(face):
     hole = np.zeros((64, 64), bool)
     hole[20:40, 10:50] = True

@@ -217,3 +217,37 @@ def test_seed_noise_scores_more_seeds_keeps_them_and_refuses_mixing(test_dir, tm
     assert "starting over" in capsys.readouterr().out
     report = json.load(open(os.path.join(out, "fid_seeds.json")))
     assert [r["seed"] for r in report["rows"]] == [5] and report["settings"]["total_iter"] == 3
+
+
+@pytest.mark.parametrize("flags,msg", [
+    (["--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--limit", "0"], "--limit must be >= 1"),
+    (["--limit", "-3"], "--limit must be >= 1"),
+])
+def test_impossible_counts_are_one_line_errors(test_dir, capsys, flags, msg):
+    for command in (evaluate.main, bench.main):
+        args = ["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--device", "cpu"] + flags
+        code = command((["fid", "--schedules", "cosine", "--skip-sweet"] if command is bench.main else []) + args)
+        err = capsys.readouterr().err
+        assert code == 2 and msg in err and err.count("\n") == 1
+
+
+def test_the_batch_size_is_recorded_and_merges_only_with_its_own(test_dir, tmp_path, capsys):
+    # each batch draws from seed + its first index: another batch size is another draw
+    args = ["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--sweet-spot", "2", "--total-iter", "2",
+            "--json", "--quiet", "--device", "cpu", "--batch-size", "3"]
+    assert evaluate.main(args) == 0
+    assert last_json(capsys)["batch_size"] == 3
+    out_dir = str(tmp_path / "report")
+    common = ["fid", "--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--skip-sweet", "--out", out_dir,
+              "--device", "cpu"]
+    assert bench.main(common + ["--schedules", "cosine"]) == 0
+    report = json.load(open(os.path.join(out_dir, "fid_results.json")))
+    assert report["batch_size"] == 64
+    assert bench.main(common + ["--schedules", "linear", "--merge", "--batch-size", "2"]) == 2
+    assert "batch_size" in capsys.readouterr().err
+    del report["batch_size"]  # a report from before the setting was recorded: made in batches of 64
+    json.dump(report, open(os.path.join(out_dir, "fid_results.json"), "w"))
+    assert bench.main(common + ["--schedules", "linear", "--merge"]) == 0
+    merged = json.load(open(os.path.join(out_dir, "fid_results.json")))
+    assert merged["batch_size"] == 64 and set(merged["schedules"]) == {"cosine", "linear"}

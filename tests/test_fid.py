@@ -4,6 +4,7 @@ import torch
 
 from conftest import synthetic_face
 from maskgit import fid as fidlib
+from maskgit.errors import MaskGITError
 
 
 def test_frechet_distance_of_identical_gaussians_is_zero():
@@ -134,3 +135,8 @@ def test_blocks_stay_in_bf16_under_autocast():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         for block in (layers[9], layers[10]):  # an average-pooled block, a max-pooled reduction
             assert block(x).dtype == torch.bfloat16
+
+
+def test_one_image_has_no_covariance_and_is_refused():
+    with pytest.raises(MaskGITError, match="2 or more images"):
+        fidlib.gaussian_stats(np.ones((1, 2048)))

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from maskgit.images import mask_to_model_hole
@@ -45,3 +46,22 @@ def test_paste_back_keeps_known_pixels_beyond_the_feather():
     assert torch.equal(soft[:, :, :19], original[:, :, :19])                    # far pixels exact
     ring = soft[:, :, 19, 25]
     assert not torch.equal(ring, original[:, :, 19, 25])                      # seam is blended
+
+
+def test_a_thin_stroke_on_a_larger_mask_survives_the_resize():
+    arr = np.full((256, 256), 255, np.uint8)
+    arr[:, 1] = 0  # one pixel wide: a quarter of each 4x4 block it crosses
+    hole = mask_to_model_hole(Image.fromarray(arr))
+    assert hole[:, 0].all() and hole.sum() == 64
+    arr[:, 1] = 255
+    arr[100, 100] = 0  # a single pixel is a sixteenth of a model pixel: not a hole
+    assert not mask_to_model_hole(Image.fromarray(arr)).any()
+
+
+def test_hole_pixels_outside_the_crop_are_dropped_with_a_warning():
+    arr = np.full((64, 128), 255, np.uint8)
+    arr[10:20, 0:10] = 0     # outside the center crop (columns 32-95)
+    arr[10:20, 40:50] = 0    # inside
+    with pytest.warns(UserWarning, match="100 hole pixels lie outside the center crop"):
+        hole = mask_to_model_hole(Image.fromarray(arr))
+    assert hole.shape == (64, 64) and hole.sum() == 100 and hole[15, 10]

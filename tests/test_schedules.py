@@ -1,4 +1,5 @@
 import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -46,7 +47,29 @@ def test_masked_counts_follow_schedule(name, n, total):
     for t, c in enumerate(counts[:-1]):
         assert c <= max(0, n - t - 1)  # every step decides at least one token while any are left
         target = n * gamma((t + 1) / total)
-        assert c <= max(1.0, target)  # never more masked than the schedule asks
-        assert c >= min(n - t - 1, math.floor(target))  # nor fewer, unless forced
+        assert c <= max(1.0, target + 1e-9)  # never more masked than the schedule asks
+        assert c >= min(n - t - 1, math.floor(target - 1e-9))  # nor fewer, unless forced
         if n - t - 1 >= 1:
             assert c >= 1  # something stays masked until the last step
+
+
+EXACT = {"linear": lambda r: 1 - r, "square": lambda r: 1 - r * r, "cubic": lambda r: 1 - r ** 3}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+@pytest.mark.parametrize("total", [8, 10, 12, 20])
+def test_polynomial_counts_are_exact_floors(name, total):
+    # In floats 20 * (1 - 9/10) is 1.9999999999999996; the rule is floor of the exact value.
+    exact = EXACT[name]
+    for n in range(1, 257):
+        for t in range(total - 1):
+            want = max(0, min(n - t - 1, max(1, math.floor(n * exact(Fraction(t + 1, total))))))
+            assert tokens_still_masked(get_schedule(name), t, total, n) == want, (n, t)
+
+
+def test_exact_fractions_are_not_floored_one_too_low():
+    # float error used to floor each of these one lower (62, 1, 3, 8)
+    assert tokens_still_masked(get_schedule("linear"), 2, 10, 90) == 63   # 90 * 7/10
+    assert tokens_still_masked(get_schedule("linear"), 8, 10, 20) == 2    # 20 * 1/10
+    assert tokens_still_masked(get_schedule("linear"), 7, 10, 20) == 4    # 20 * 2/10
+    assert tokens_still_masked(get_schedule("square"), 7, 10, 25) == 9    # 25 * (1 - 0.64)
