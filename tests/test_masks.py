@@ -65,3 +65,12 @@ def test_hole_pixels_outside_the_crop_are_dropped_with_a_warning():
     with pytest.warns(UserWarning, match="100 hole pixels lie outside the center crop"):
         hole = mask_to_model_hole(Image.fromarray(arr))
     assert hole.shape == (64, 64) and hole.sum() == 100 and hole[15, 10]
+
+
+def test_a_decompression_bomb_is_a_clear_error(tmp_path, monkeypatch):
+    from maskgit.errors import MaskGITError
+    from maskgit.images import load_image
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels: over twice the limit
+    with pytest.raises(MaskGITError, match="not a readable image.*DecompressionBombError"):
+        load_image(tmp_path / "big.png")
