@@ -122,3 +122,12 @@ def test_seed_noise_is_shown_only_beside_the_weights_it_measured(tmp_path):
     md = render(tmp_path / "stale", fid_results=report("mode", 43.5, checkpoints=dict(weights, vqgan="c")),
                 fid_seeds=seeds)
     assert "| 1 | 28.10 |" not in md and "from other weights and is not shown" in md
+
+
+def test_rows_decoded_before_the_floor_fix_say_so_and_later_ones_do_not(tmp_path):
+    fix = {"before_fix": {"fid": 23.38, "fid_composited": 13.29}, "after_fix": {"fid": 23.34, "fid_composited": 13.26}}
+    md = render(tmp_path, fid_results=report("mode", 43.5), schedule_floor_fix=fix)
+    assert "were decoded before session 23 fixed" in md and "from 23.38 / 13.29 to 23.34 / 13.26" in md
+    (tmp_path / "new").mkdir()
+    md = render(tmp_path / "new", fid_results=report("mode", 43.5, batch_size=64), schedule_floor_fix=fix)
+    assert "before session 23" not in md
