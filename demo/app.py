@@ -24,6 +24,7 @@ import helpers as ui  # noqa: E402
 from plots import schedule_plot  # noqa: E402
 
 N_EXAMPLES = 6
+PLAYBACK_CONCURRENCY = 8
 
 
 class Studio:
@@ -239,11 +240,12 @@ def build(studio):
                           api_name="compare").then(studio.after_run, run, scrubber, api_visibility="private")
         generate_btn.click(studio.generate, settings, [mask_out, pred_out, status, run, editor],
                            api_name="generate").then(studio.after_run, run, scrubber, api_visibility="private")
-        # Stepping through a finished run does no model work: no queue slot to wait for.
+        # Stepping through a finished run does no model work: it need not wait for a model's
+        # queue slot (playback holds a worker thread while it waits between frames: a few at once).
         scrubber.change(studio.scrub, [run, scrubber], step_view, api_visibility="private",
                         concurrency_limit=None)
         play_btn.click(studio.play, run, [step_view, scrubber], api_visibility="private",
-                       concurrency_limit=None)
+                       concurrency_limit=PLAYBACK_CONCURRENCY)
         download_btn.click(studio.download, run, files, api_visibility="private")
     return app
 

@@ -143,12 +143,12 @@ def prune_exports(folder, max_age_s=3600, now=None):
     now = time.time() if now is None else now
     removed = 0
     for entry in os.scandir(folder):
-        if entry.is_file() and now - entry.stat().st_mtime > max_age_s:
-            try:
+        try:
+            if entry.is_file() and now - entry.stat().st_mtime > max_age_s:
                 os.remove(entry.path)
                 removed += 1
-            except FileNotFoundError:  # another request pruned it first
-                pass
+        except FileNotFoundError:  # another request pruned it first
+            pass
     return removed
 
 

@@ -65,6 +65,9 @@ REPORT_SETTINGS = ("checkpoints", "n_images", "fid_precision", "seed", "choice_t
                    "batch_size")
 # What reports made before a setting was recorded used: they drew the last step, in batches of 64.
 LEGACY_SETTINGS = {"final_step": "sample", "batch_size": 64}
+# Rows decoded since session 23's fix of the schedule's floor (maskgit.schedules) say so; a report
+# that holds any older row does not.
+FLOOR_FIXED = "schedule_floor_fixed"
 REPORT_TABLES = ("reference", "schedules", "sweet_spot_table", "curve")
 
 
@@ -84,7 +87,10 @@ def merged_results(args, fresh):
                                "rerun its rows without --merge")
         if was != fresh[key]:
             raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
-    return {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
+    merged = {**fresh, **{k: v for k, v in old.items() if k not in ("seconds", FLOOR_FIXED)}}
+    if not old.get(FLOOR_FIXED):
+        merged.pop(FLOOR_FIXED, None)
+    return merged
 
 
 def ten_ten_cell(cosine_row):
@@ -104,14 +110,18 @@ def combine_reports(reports):
     one two-thread process on this CPU). A row in two reports must have the same numbers."""
     if not reports:
         raise MaskGITError("nothing to combine")
+    def setting(report, key):
+        return report.get(key, LEGACY_SETTINGS.get(key))
     first = reports[0]
-    combined = {key: first.get(key) for key in REPORT_SETTINGS}
+    combined = {key: setting(first, key) for key in REPORT_SETTINGS}
+    if all(report.get(FLOOR_FIXED) for report in reports):
+        combined[FLOOR_FIXED] = True
     combined.update({table: {} for table in REPORT_TABLES})
     for report in reports:
         for key in REPORT_SETTINGS:
-            if report.get(key) != first.get(key):
-                raise MaskGITError(f"cannot combine reports made with {key}={first.get(key)!r} "
-                                   f"and {key}={report.get(key)!r}")
+            if setting(report, key) != setting(first, key):
+                raise MaskGITError(f"cannot combine reports made with {key}={setting(first, key)!r} "
+                                   f"and {key}={setting(report, key)!r}")
         if report.get("curve"):
             n = combined.setdefault("curve_images", report.get("curve_images"))
             if report.get("curve_images") != n:
@@ -137,7 +147,7 @@ def run_fid(args):
     results = {"checkpoints": weights_digests(args.checkpoints), "n_images": len(truth),
                "fid_precision": args.fid_precision, "seed": args.seed,
                "choice_temperature": args.choice_temperature, "fill": args.fill, "final_step": args.final_step,
-               "batch_size": args.batch_size,
+               "batch_size": args.batch_size, FLOOR_FIXED: True,
                "reference": {}, "schedules": {},
                "sweet_spot_table": {}, "curve": {}}
     if args.merge:

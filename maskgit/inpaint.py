@@ -50,14 +50,16 @@ STEP_FILE = re.compile(r"step_\d+\.png")
 
 
 def check_out_dir(out_dir):
-    """Refuse an --out that cannot be written before any model work is done."""
+    """Refuse an --out that cannot be written before any model work is done: the folder (or
+    where it will be made) and its parent, where the results are staged."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise MaskGITError(f"--out {out_dir} exists and is not a folder")
-    existing = os.path.abspath(out_dir)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        raise MaskGITError(f"--out {out_dir}: cannot write into {existing}")
+    target = os.path.abspath(out_dir)
+    for path in (target, os.path.dirname(target)):
+        while not os.path.exists(path):
+            path = os.path.dirname(path)
+        if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+            raise MaskGITError(f"--out {out_dir}: cannot write into {path}")
 
 
 def write_outputs(out_dir, frames, final, masked_input):
@@ -99,9 +101,7 @@ def main(argv=None):
             hole = load_mask(args.mask, size)
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
-        if not hole.any():
-            raise MaskGITError("the mask has no hole (no black pixels): nothing to inpaint")
-        check_out_dir(args.out)
+        check_out_dir(args.out)  # load_mask has refused a mask without a hole
         model = load(args.checkpoints, device=args.device)
         frames, final = [], None
         for record in model.inpaint_steps(image, hole, schedule=args.schedule, sweet_spot=args.sweet_spot,

@@ -76,7 +76,7 @@ def tokens_still_masked(schedule, step, total_iter, initial_masked):
     if step >= total_iter - 1:
         return 0
     # The nudge keeps float error from flooring an exact count one too low: linear's
-    # 20 * (1 - 9/10) is 1.9999999999999996, not 2. Counts are at most a few thousand, so
-    # 1e-9 cannot lift a true fraction across an integer.
+    # 20 * (1 - 9/10) is 1.9999999999999996, not 2. A true fraction short of an integer by
+    # under 1e-9 would be lifted across it, which takes far longer schedules than any here.
     target = math.floor(initial_masked * schedule((step + 1) / total_iter) + 1e-9)
     return max(0, min(initial_masked - step - 1, max(1, target)))

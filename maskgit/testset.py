@@ -9,8 +9,8 @@ from .images import load_image, mask_to_model_hole, _open
 
 def load_test_folder(test_dir, limit=None):
     """uint8 (N, 64, 64, 3) masked images and truth, bool (N, 64, 64) holes, and names."""
-    if limit is not None and limit < 1:
-        raise MaskGITError(f"--limit must be >= 1 (FID needs 2 or more images), got {limit}")
+    if limit is not None and limit < 2:
+        raise MaskGITError(f"--limit must be >= 2 (FID needs 2 or more images), got {limit}")
     for sub in ("masked_image", "mask64", "gt"):
         if not os.path.isdir(os.path.join(test_dir, sub)):
             raise MaskGITError(f"{test_dir} must hold masked_image/, mask64/ and gt/ (missing {sub}/)")

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from maskgit.bench import COURSE_SCHEDULES, COURSE_SWEET  # noqa: E402
+from maskgit.bench import COURSE_SCHEDULES, COURSE_SWEET, FLOOR_FIXED  # noqa: E402
 from maskgit.decoding import FINAL_STEP  # noqa: E402
 from maskgit.schedules import SCHEDULES  # noqa: E402
 
@@ -328,7 +328,7 @@ def main():
             lines.append(f"| {name}{note} | {fmt(row['fid'])} | {fmt(row['fid_composited'])} | {fmt(row.get('course_fid'))} |"
                          + before(before_report.get("schedules", {}).get(name, {}) if before_report else {}))
         floor_fix, _ = load(args.bench, "schedule_floor_fix.json")
-        if floor_fix and "batch_size" not in fid:  # reports from before session 23 record no batch size
+        if floor_fix and not fid.get(FLOOR_FIXED):
             b, a = floor_fix["before_fix"], floor_fix["after_fix"]
             lines += ["", "These rows, and the curve's 12- and 20-step points of linear, square and cubic below, "
                       "were decoded before session 23 fixed how the schedule's count of tokens still masked is "
@@ -336,8 +336,8 @@ def main():
                       "changes the count at some step for 142 of the 747 faces under linear, 25 under square, "
                       "5 under cubic and none under cosine, sqrt, log or exp. On the same machine and seed it "
                       f"moved linear from {b['fid']:.2f} / {b['fid_composited']:.2f} to "
-                      f"{a['fid']:.2f} / {a['fid_composited']:.2f} (`schedule_floor_fix.json`), far inside one "
-                      "run's seed spread (below)."]
+                      f"{a['fid']:.2f} / {a['fid_composited']:.2f} (`schedule_floor_fix.json`; the table's own "
+                      "row was decoded on another CPU), far inside one run's seed spread (below)."]
         not_run = [name for name in SCHEDULES if name not in rows]
         if not_run:
             lines += ["", f"Not run yet: {', '.join(not_run)} (add them with `--schedules {' '.join(not_run)} "

@@ -21,13 +21,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit import evaluate  # noqa: E402
+from maskgit.bench import LEGACY_SETTINGS  # noqa: E402
 from maskgit.checkpoint import save_json, weights_digests  # noqa: E402
 from maskgit.errors import MaskGITError  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
 
 # What a row depends on besides its seed (and the weights): rows differing here do not mix.
 SETTINGS = ("n_images", "mode", "schedule", "sweet_spot", "total_iter", "choice_temperature", "fill",
-            "final_step", "fid_precision")
+            "final_step", "fid_precision", "batch_size")
 SCORES = ("fid", "fid_composited")
 
 
@@ -54,15 +55,16 @@ def summary(rows):
 
 
 def settings_of(result):
-    return {k: result.get(k) for k in SETTINGS}
+    """The settings a row was made with (rows from before one was recorded: its old default)."""
+    return {k: result.get(k, LEGACY_SETTINGS.get(k)) for k in SETTINGS}
 
 
 def add_row(report, result):
     if report["settings"] is None:
         report["settings"] = settings_of(result)
-    elif settings_of(result) != report["settings"]:
+    elif settings_of(result) != settings_of(report["settings"]):
         raise MaskGITError(f"seed {result.get('seed')} was run with {settings_of(result)}, "
-                           f"the report has {report['settings']}")
+                           f"the report has {settings_of(report['settings'])}")
     rows = [r for r in report["rows"] if r["seed"] != result["seed"]]
     rows.append({"seed": result["seed"], **{k: round(result[k], 3) for k in SCORES}})
     report["rows"] = sorted(rows, key=lambda r: r["seed"])
@@ -104,7 +106,7 @@ def main(argv=None):
         if os.path.exists(path):
             earlier = read_json(path, "report")
             mismatch = [k for k in ("weights", "cpu") if earlier.get(k) != report[k]] + [
-                k for k, v in wanted.items() if (earlier.get("settings") or {}).get(k) != v]
+                k for k, v in wanted.items() if settings_of(earlier.get("settings") or {})[k] != v]
             if mismatch:  # rows of other weights, CPUs or settings do not mix
                 print(f"{path}: other {', '.join(mismatch)}; starting over")
             else:
@@ -114,7 +116,7 @@ def main(argv=None):
             if result.get("weights") != weights:
                 raise MaskGITError(f"{name}: made with weights {result.get('weights')}, not those in "
                                    f"{args.checkpoints} ({weights})")
-            if any(result.get(k) != v for k, v in wanted.items()):
+            if any(settings_of(result)[k] != v for k, v in wanted.items()):
                 raise MaskGITError(f"seed {result.get('seed')} was run with {settings_of(result)}, "
                                    f"this run asks for {wanted}")
             add_row(report, result)

@@ -129,5 +129,5 @@ def test_rows_decoded_before_the_floor_fix_say_so_and_later_ones_do_not(tmp_path
     md = render(tmp_path, fid_results=report("mode", 43.5), schedule_floor_fix=fix)
     assert "were decoded before session 23 fixed" in md and "from 23.38 / 13.29 to 23.34 / 13.26" in md
     (tmp_path / "new").mkdir()
-    md = render(tmp_path / "new", fid_results=report("mode", 43.5, batch_size=64), schedule_floor_fix=fix)
+    md = render(tmp_path / "new", fid_results=report("mode", 43.5, schedule_floor_fixed=True), schedule_floor_fix=fix)
     assert "before session 23" not in md

@@ -138,3 +138,15 @@ def test_a_hole_outside_the_center_crop_is_a_clear_error(tmp_path, capsys, face)
     err = capsys.readouterr().err
     assert code == 2 and "vanishes" in err and "outside the center crop" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_parent_that_cannot_be_written_is_refused_before_any_model_work(files, capsys, monkeypatch):
+    # the results are staged beside --out, so its parent must be writable too
+    out = files["tmp"] / "out"
+    out.mkdir()
+    real_access = os.access
+    monkeypatch.setattr("maskgit.inpaint.os.access",
+                        lambda path, mode: False if str(path) == str(files["tmp"]) else real_access(path, mode))
+    monkeypatch.setattr("maskgit.inpaint.load", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert run(files) == 2
+    assert f"cannot write into {files['tmp']}" in capsys.readouterr().err

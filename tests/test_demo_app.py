@@ -21,9 +21,15 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def server():
-    from app import CSS, create_app
-    app = create_app(os.path.join(ROOT, "checkpoints"), "cpu")
+def studio_app():
+    from app import create_app
+    return create_app(os.path.join(ROOT, "checkpoints"), "cpu")
+
+
+@pytest.fixture(scope="module")
+def server(studio_app):
+    from app import CSS
+    app = studio_app
     app.queue(default_concurrency_limit=1)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS,
@@ -45,6 +51,23 @@ def editor_files(tmp_path, face):
 
 def load_rgb(path):
     return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def test_stepping_through_a_run_does_not_wait_for_the_models_queue(studio_app):
+    limits = {getattr(f.fn, "__name__", ""): f.concurrency_limit for f in studio_app.fns.values()}
+    assert limits["inpaint"] == limits["compare"] == limits["generate"] == "default"  # one model run at a time
+    assert limits["scrub"] is None and limits["play"] >= 2
+    assert studio_app.delete_cache is not None  # Gradio's copies of served files do not pile up
+
+
+def test_download_prunes_old_exports(studio_app, monkeypatch):
+    import helpers
+    studio = next(f.fn.__self__ for f in studio_app.fns.values() if getattr(f.fn, "__name__", "") == "download")
+    pruned = []
+    monkeypatch.setattr(helpers, "prune_exports", lambda folder, **kw: pruned.append(folder))
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 2
+    paths = studio.download({"frames": frames, "kind": "inpaint"})
+    assert pruned == [studio.export_dir] and all(os.path.exists(p) for p in paths)
 
 
 def test_inpaint_streams_every_step(server, editor_files, face):

@@ -221,8 +221,8 @@ def test_seed_noise_scores_more_seeds_keeps_them_and_refuses_mixing(test_dir, tm
 
 @pytest.mark.parametrize("flags,msg", [
     (["--batch-size", "0"], "--batch-size must be >= 1"),
-    (["--limit", "0"], "--limit must be >= 1"),
-    (["--limit", "-3"], "--limit must be >= 1"),
+    (["--limit", "1"], "--limit must be >= 2"),
+    (["--limit", "-3"], "--limit must be >= 2"),
 ])
 def test_impossible_counts_are_one_line_errors(test_dir, capsys, flags, msg):
     for command in (evaluate.main, bench.main):
@@ -243,11 +243,17 @@ def test_the_batch_size_is_recorded_and_merges_only_with_its_own(test_dir, tmp_p
               "--device", "cpu"]
     assert bench.main(common + ["--schedules", "cosine"]) == 0
     report = json.load(open(os.path.join(out_dir, "fid_results.json")))
-    assert report["batch_size"] == 64
+    assert report["batch_size"] == 64 and report["schedule_floor_fixed"] is True
     assert bench.main(common + ["--schedules", "linear", "--merge", "--batch-size", "2"]) == 2
     assert "batch_size" in capsys.readouterr().err
-    del report["batch_size"]  # a report from before the setting was recorded: made in batches of 64
+    # a report from before session 23: made in batches of 64, its rows decoded before the floor fix
+    del report["batch_size"], report["schedule_floor_fixed"]
     json.dump(report, open(os.path.join(out_dir, "fid_results.json"), "w"))
     assert bench.main(common + ["--schedules", "linear", "--merge"]) == 0
     merged = json.load(open(os.path.join(out_dir, "fid_results.json")))
     assert merged["batch_size"] == 64 and set(merged["schedules"]) == {"cosine", "linear"}
+    assert "schedule_floor_fixed" not in merged  # its cosine row is still an old one
+    fresh = dict(merged, schedules={"square": merged["schedules"]["linear"]}, schedule_floor_fixed=True)
+    combined = bench.combine_reports([report, fresh])  # the old report's batch size is the legacy 64
+    assert combined["batch_size"] == 64 and "schedule_floor_fixed" not in combined
+    assert bench.combine_reports([fresh, fresh])["schedule_floor_fixed"] is True
