@@ -71,6 +71,11 @@ FLOOR_FIXED = "schedule_floor_fixed"
 REPORT_TABLES = ("reference", "schedules", "sweet_spot_table", "curve")
 
 
+def report_setting(report, key):
+    """A report's setting, or what reports made before it was recorded used."""
+    return report.get(key, LEGACY_SETTINGS.get(key))
+
+
 def merged_results(args, fresh):
     """The results already in --out (a finished or an interrupted run), to add rows to:
     the settings must be the same."""
@@ -81,14 +86,14 @@ def merged_results(args, fresh):
     with open(path) as fh:
         old = json.load(fh)
     for key in REPORT_SETTINGS:
-        was = old.get(key, LEGACY_SETTINGS.get(key))
+        was = report_setting(old, key)
         if key == "checkpoints" and was is None:
             raise MaskGITError(f"--merge: {path} does not record the weights it was made with; "
                                "rerun its rows without --merge")
         if was != fresh[key]:
             raise MaskGITError(f"--merge: {path} was made with {key}={was!r}, this run has {fresh[key]!r}")
-    merged = {**fresh, **{k: v for k, v in old.items() if k not in ("seconds", FLOOR_FIXED)}}
-    if not old.get(FLOOR_FIXED):
+    merged = {**fresh, **{k: v for k, v in old.items() if k != "seconds"}}
+    if not old.get(FLOOR_FIXED):  # its rows were decoded before the fix
         merged.pop(FLOOR_FIXED, None)
     return merged
 
@@ -110,18 +115,16 @@ def combine_reports(reports):
     one two-thread process on this CPU). A row in two reports must have the same numbers."""
     if not reports:
         raise MaskGITError("nothing to combine")
-    def setting(report, key):
-        return report.get(key, LEGACY_SETTINGS.get(key))
     first = reports[0]
-    combined = {key: setting(first, key) for key in REPORT_SETTINGS}
+    combined = {key: report_setting(first, key) for key in REPORT_SETTINGS}
     if all(report.get(FLOOR_FIXED) for report in reports):
         combined[FLOOR_FIXED] = True
     combined.update({table: {} for table in REPORT_TABLES})
     for report in reports:
         for key in REPORT_SETTINGS:
-            if setting(report, key) != setting(first, key):
-                raise MaskGITError(f"cannot combine reports made with {key}={setting(first, key)!r} "
-                                   f"and {key}={setting(report, key)!r}")
+            if report_setting(report, key) != combined[key]:
+                raise MaskGITError(f"cannot combine reports made with {key}={combined[key]!r} "
+                                   f"and {key}={report_setting(report, key)!r}")
         if report.get("curve"):
             n = combined.setdefault("curve_images", report.get("curve_images"))
             if report.get("curve_images") != n:

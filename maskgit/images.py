@@ -83,9 +83,10 @@ def load_mask(path, image_size_wh, size=IMAGE_SIZE):
     if mask.size != tuple(image_size_wh):
         raise MaskGITError(f"mask is {mask.size[0]}x{mask.size[1]} but the image is "
                            f"{image_size_wh[0]}x{image_size_wh[1]}: {path}")
-    if not (np.asarray(mask.convert("L")) <= 127).any():
+    drawn = np.asarray(mask.convert("L")) <= 127
+    if not drawn.any():
         raise MaskGITError(f"the mask has no hole (no black pixels): nothing to inpaint: {path}")
-    hole = mask_to_model_hole(mask, size, name=str(path))
+    hole = downscale_hole(drawn, size, name=str(path))
     if not hole.any():
         raise MaskGITError(f"the mask's hole vanishes at {size}x{size}: it lies outside the center crop or "
                            f"covers less than a quarter of every {size}x{size} pixel: {path}")

@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from maskgit import evaluate  # noqa: E402
-from maskgit.bench import LEGACY_SETTINGS  # noqa: E402
+from maskgit.bench import report_setting  # noqa: E402
 from maskgit.checkpoint import save_json, weights_digests  # noqa: E402
 from maskgit.errors import MaskGITError  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
@@ -56,7 +56,7 @@ def summary(rows):
 
 def settings_of(result):
     """The settings a row was made with (rows from before one was recorded: its old default)."""
-    return {k: result.get(k, LEGACY_SETTINGS.get(k)) for k in SETTINGS}
+    return {k: report_setting(result, k) for k in SETTINGS}
 
 
 def add_row(report, result):
