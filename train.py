@@ -98,6 +98,21 @@ def parse(argv):
     tr.add_argument("--layers", type=int, default=12)
     tr.add_argument("--heads", type=int, default=6)
     tr.add_argument("--dropout", type=float, default=0.1)
+    gd = sub.add_parser("guide", help="the mask-aware decoder's guide, on a frozen tokenizer")
+    common_flags(gd)
+    gd.set_defaults(batch_size=32, val_every=250, val_limit=256)
+    gd.add_argument("--tokenizer", default="checkpoints",
+                    help="folder with the frozen tokenizer (vqgan.*) and its discriminator (vqgan_disc.*)")
+    gd.add_argument("--lr", type=float, default=2e-4)
+    gd.add_argument("--known-weight", type=float, default=4.0,
+                    help="weight of the known region's L1 + L2 against the hole's")
+    gd.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="guide width per level")
+    gd.add_argument("--disc-weight", type=float, default=0.1, help="adversarial share (0: none)")
+    gd.add_argument("--feature-matching", type=float, default=0.5, metavar="SHARE")
+    gd.add_argument("--disc-augment", default="translation,cutout", metavar="POLICY")
+    gd.add_argument("--holes", type=int, default=8192, help="random holes drawn once for the run (each seen in 8 orientations)")
+    gd.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
+                    help="also keep guide_stepN.* in --out every N steps, to choose from afterwards")
     args = parser.parse_args(argv)
     if not args.steps and not args.minutes and not getattr(args, "tokenize_only", False):
         parser.error("give a budget: --steps N and/or --minutes M")
@@ -107,7 +122,11 @@ def parse(argv):
 def main(argv=None):
     args = parse(argv)
     try:
-        if args.stage == "vqgan":
+        if args.stage == "guide":
+            from maskgit.training.guide import GuideTrainConfig, train_guide
+            fields = GuideTrainConfig.__dataclass_fields__
+            train_guide(GuideTrainConfig(**{k: v for k, v in vars(args).items() if k in fields}))
+        elif args.stage == "vqgan":
             from maskgit.training.stage1 import train_vqgan
             train_vqgan(args)
         else:

@@ -14,6 +14,7 @@ from .schedules import get_schedule, tokens_still_masked
 UNDECIDED = ("mode", "sample")  # how a step pictures tokens still masked after it
 FINAL_STEP = ("mode", "sample")  # how the schedule's last step picks the tokens it decides (default first)
 FINAL_STEP_HELP = "how the schedule's last step picks its tokens: mode (most likely, the default) or sample (a draw)"
+ORDERS = ("confidence", "halton")  # which masked tokens a step decides (default first)
 
 
 @dataclass
@@ -24,6 +25,7 @@ class DecodeStep:
     still_masked: torch.Tensor    # (B, N) bool, masked after this step
     newly_decided: torch.Tensor   # (B, N) bool, decided at this step
     known: torch.Tensor           # (B, N) bool, known before decoding started
+    confidence: torch.Tensor = None  # (B, N) probability of each token's draw at this step
 
     @property
     def ratio(self):
@@ -48,6 +50,30 @@ def gumbel_noise(shape, generator, device):
     return -torch.log(-torch.log(u))
 
 
+def halton(index, base):
+    """The index-th element (1-based) of the van der Corput sequence in `base`: in [0, 1)."""
+    result, f = 0.0, 1.0
+    while index > 0:
+        f /= base
+        result += f * (index % base)
+        index //= base
+    return result
+
+
+def halton_ranks(grid):
+    """(grid*grid,) rank of each token position in a 2-D Halton sequence (bases 2 and 3):
+    positions early in it spread evenly over the grid, and each later one falls in the largest
+    gap left (Halton-MaskGIT, Besnier et al. 2025)."""
+    ranks, seen, i = torch.full((grid * grid,), -1, dtype=torch.long), 0, 1
+    while seen < grid * grid:
+        pos = int(halton(i, 2) * grid) * grid + int(halton(i, 3) * grid)
+        if ranks[pos] < 0:
+            ranks[pos] = seen
+            seen += 1
+        i += 1
+    return ranks
+
+
 def select_still_masked(confidence, n_masked):
     """True at the n_masked[b] lowest-confidence positions of each row b."""
     ranks = confidence.argsort(dim=1).argsort(dim=1)
@@ -56,7 +82,7 @@ def select_still_masked(confidence, n_masked):
 
 def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine", total_iter=10,
                      sweet_spot=None, choice_temperature=4.5, sample=True, sampling_temperature=1.0,
-                     undecided="mode", final_step="mode", generator=None):
+                     undecided="mode", final_step="mode", order="confidence", generator=None):
     """Fill `hole` (B, N) bool of `tokens` (B, N) step by step; yields a DecodeStep per step.
 
     Runs `sweet_spot` steps of a `total_iter`-step schedule; the last yielded step's
@@ -69,12 +95,16 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
     schedule's end leaves any. `final_step="mode"` (the default) takes the most likely token
     for every token the schedule's last step decides (when the sweet spot reaches it);
     `"sample"` draws them like the earlier steps (lower FID on val faces with "mode":
-    docs/training.md, session 10).
+    docs/experiments.md).
+    `order="halton"` decides the masked tokens in a fixed Halton order over the grid instead of
+    by confidence (the draws are the same kind); the tokens are still drawn from the logits.
     """
     if undecided not in UNDECIDED:
         raise MaskGITError(f"undecided must be one of {UNDECIDED}, got {undecided!r}")
     if final_step not in FINAL_STEP:
         raise MaskGITError(f"final_step must be one of {FINAL_STEP}, got {final_step!r}")
+    if order not in ORDERS:
+        raise MaskGITError(f"order must be one of {ORDERS}, got {order!r}")
     sweet_spot = total_iter if sweet_spot is None else sweet_spot
     hole = hole.bool()
     # One schedule for the batch, or one per row (to compare schedules in a single batch).
@@ -89,6 +119,10 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
         raise MaskGITError("the hole is empty: paint at least one 4x4 block to inpaint")
 
     known = ~hole
+    if order == "halton":
+        grid = math.isqrt(hole.shape[1])
+        # earlier in the sequence = more "confident": decided first
+        halton_score = -halton_ranks(grid).to(hole.device, torch.float32).expand(hole.shape)
     z = torch.where(hole, torch.full_like(tokens, mask_token_id), tokens)
     masked = hole.clone()
     for t in range(sweet_spot):
@@ -104,7 +138,9 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
 
         r = (t + 1) / total_iter
         confidence = torch.log(chosen_p.clamp_min(1e-30))
-        if choice_temperature > 0:
+        if order == "halton":
+            confidence = halton_score
+        elif choice_temperature > 0:
             confidence = confidence + choice_temperature * (1 - r) * gumbel_noise(
                 confidence.shape, generator, confidence.device)
         confidence = torch.where(masked, confidence, torch.full_like(confidence, float("inf")))
@@ -116,4 +152,4 @@ def iterative_decode(logits_fn, tokens, hole, *, mask_token_id, schedule="cosine
         masked = still
         shown = torch.where(still, probs.argmax(dim=-1), z) if undecided == "mode" else prediction
         yield DecodeStep(step=t + 1, total_iter=total_iter, tokens=shown, still_masked=masked,
-                         newly_decided=newly, known=known)
+                         newly_decided=newly, known=known, confidence=chosen_p)

@@ -21,6 +21,18 @@ def pixel_to_token_hole(hole, patch=4):
     return token_hole[0] if squeeze else token_hole
 
 
+def grow_token_hole(token_hole, tokens=1):
+    """(B, h, w) token hole grown by `tokens` in every direction (8-neighbourhood), so the
+    known tokens that touch the hole are drawn again with it."""
+    if tokens < 0 or tokens != int(tokens):
+        from .errors import MaskGITError
+        raise MaskGITError(f"grow_hole must be a whole number >= 0, got {tokens!r}")
+    if tokens == 0:
+        return token_hole
+    k = 2 * int(tokens) + 1
+    return F.max_pool2d(token_hole[:, None].float(), k, stride=1, padding=int(tokens)).squeeze(1) > 0
+
+
 def token_to_pixel(token_map, patch=4):
     """(B, h, w) token-level map -> (B, h*patch, w*patch) pixel map (nearest)."""
     return token_map.repeat_interleave(patch, -2).repeat_interleave(patch, -1)
@@ -95,3 +107,34 @@ def smooth_fill(images, hole, smoothing=20):
         neighbours = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) / 4
         out = torch.where(hole[:, None], neighbours, images)
     return out
+
+
+def random_hole(rng, size=64):
+    """A random hole for training (bool size x size): brush strokes of many lengths and
+    widths, rectangles, ellipses, or a stroke with a rectangle; about 5-50 % of the face."""
+    yy, xx = np.mgrid[:size, :size]
+
+    def box():
+        h, w = rng.integers(size // 6, size * 5 // 8, 2)
+        y, x = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
+        return (yy >= y) & (yy < y + h) & (xx >= x) & (xx < x + w)
+
+    def ellipse():
+        cy, cx = rng.integers(size // 4, size * 3 // 4, 2)
+        ry, rx = rng.integers(size // 10, size * 3 // 8, 2)
+        return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+
+    def stroke():
+        low = int(rng.integers(3, 16))
+        return random_walk_hole(rng, size, steps=int(rng.integers(30, 250)), radius2=(low, low + int(rng.integers(4, 30))))
+
+    kind = rng.random()
+    if kind < 0.45:
+        hole = stroke()
+    elif kind < 0.65:
+        hole = box()
+    elif kind < 0.8:
+        hole = ellipse()
+    else:
+        hole = stroke() | (box() if rng.random() < 0.5 else ellipse())
+    return hole

@@ -6,15 +6,29 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
+import os
+import warnings
+
+from .checkpoint import file_digest, load_checkpoint, read_json, save_checkpoint
 from .decoding import check_decode_settings, iterative_decode
 from .errors import MaskGITError
-from .masks import paste_back, pixel_to_token_hole, smooth_fill
+from .guided import Guide, GuideConfig
+from .masks import grow_token_hole, paste_back, pixel_to_token_hole, smooth_fill
+from .precision import autocast, bf16_is_fast
 from .transformer import BidirectionalTransformer, TransformerConfig
 from .vqgan import VQGAN, VQGANConfig
 
 
 FILLS = ("smooth", "gray")
+DECODERS = ("guided", "tokens")  # the mask-aware decoder (reads the known pixels), or tokens only
+
+
+def check_decoder(decoder, has_guide):
+    if decoder not in DECODERS:
+        raise MaskGITError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
+    if decoder == "guided" and not has_guide:
+        raise MaskGITError("decoder 'guided' needs a guide checkpoint (guide.json/.safetensors) beside the "
+                           "tokenizer; use decoder 'tokens'")
 
 
 def check_fill(fill):
@@ -58,7 +72,12 @@ def resolve_device(device="auto"):
 
 
 class MaskGIT:
-    def __init__(self, vqgan, transformer, device="cpu", bf16=True):
+    """The tokenizer, the transformer and, when given, the mask-aware decoder's guide.
+
+    bf16: "auto" computes in bfloat16 where the hardware has it (maskgit.precision) and in
+    fp32 elsewhere; True or False forces it."""
+
+    def __init__(self, vqgan, transformer, guide=None, device="cpu", bf16="auto"):
         if transformer.config.vocab_size != vqgan.codebook_size:
             raise MaskGITError(f"transformer vocabulary ({transformer.config.vocab_size}) does not match "
                                f"the tokenizer's codebook ({vqgan.codebook_size})")
@@ -68,9 +87,14 @@ class MaskGIT:
         self.device = resolve_device(device)
         self.vqgan = vqgan.to(self.device).eval()
         self.transformer = transformer.to(self.device).eval()
-        self.bf16 = bf16
+        self.guide = guide.to(self.device).eval() if guide is not None else None
+        self.bf16 = bf16_is_fast(self.device) if bf16 == "auto" else bool(bf16)
         self.grid = vqgan.config.grid_size
         self.image_size = vqgan.config.image_size
+
+    @property
+    def default_decoder(self):
+        return "guided" if self.guide is not None else "tokens"
 
     def autocast(self):
         if not self.bf16:
@@ -102,9 +126,13 @@ class MaskGIT:
             return self.vqgan.encode(images01 * 2 - 1).flatten(1)
 
     @torch.no_grad()
-    def decode(self, tokens):
+    def decode(self, tokens, images=None, holes=None, decoder="tokens"):
+        """Token ids (B, n) -> images (B, 3, H, W) in [0, 1]. decoder="guided" also reads the
+        known pixels of `images` (B, 3, H, W) in [0, 1] outside `holes` (B, H, W)."""
         with self.autocast():
             img = self.vqgan.decode(tokens.view(-1, self.grid, self.grid))
+            if decoder == "guided":
+                img = self.guide(img.float(), images * 2 - 1, holes).float().clamp(-1, 1)
         return (img + 1) / 2
 
     @torch.no_grad()
@@ -116,7 +144,8 @@ class MaskGIT:
     @torch.no_grad()
     def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
                       choice_temperature=4.5, seed=0, sample=True, sampling_temperature=1.0,
-                      undecided="mode", final_step="mode", decode="every", feather=1, fill="smooth"):
+                      undecided="mode", final_step="mode", decode="every", feather=1, fill="smooth",
+                      decoder=None, grow_hole=0, order="confidence"):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.
@@ -130,12 +159,16 @@ class MaskGIT:
         directly, but the encoder sees past a token's own pixels, so the fill changes the
         known tokens next to the hole: on val, smooth kept 81% of them equal to the whole
         face's tokens against 68% for gray.
+        decoder: "guided" (the default when the model has a guide) redraws the image from the
+        tokens and the known pixels; "tokens" from the tokens alone (the course's decoder).
         """
         check_fill(fill)
+        decoder = decoder or self.default_decoder
+        check_decoder(decoder, self.guide is not None)
         for name in schedule if isinstance(schedule, (list, tuple)) else [schedule]:
             check_decode_settings(name, total_iter, sweet_spot, choice_temperature)
         images, holes = self.to_batch(images, holes)
-        token_hole = pixel_to_token_hole(holes).flatten(1)
+        token_hole = grow_token_hole(pixel_to_token_hole(holes), grow_hole).flatten(1)
         if (token_hole.sum(1) == 0).any():
             raise MaskGITError("the hole is empty: paint at least a few pixels to inpaint")
         tokens = self.encode(encoder_view(images, holes, fill))
@@ -146,12 +179,12 @@ class MaskGIT:
                                   schedule=schedule, total_iter=total_iter, sweet_spot=sweet_spot,
                                   choice_temperature=choice_temperature, sample=sample,
                                   sampling_temperature=sampling_temperature, undecided=undecided,
-                                  final_step=final_step, generator=generator):
+                                  final_step=final_step, order=order, generator=generator):
             record = InpaintStep(step=s.step, total_iter=total_iter, sweet_spot=sweet_spot,
                                  known=s.known.view(shape), still_masked=s.still_masked.view(shape),
                                  newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape))
             if decode == "every" or (decode == "final" and record.is_final):
-                record.image = self.decode(s.tokens)
+                record.image = self.decode(s.tokens, images, holes, decoder)
                 record.composite = paste_back(record.image, images, holes, feather=feather)
             yield record
 
@@ -187,6 +220,22 @@ def load_transformer(folder):
                            TransformerConfig)[0]
 
 
-def load(folder="checkpoints", device="auto", bf16=True):
-    """Load the tokenizer and transformer saved in `folder` into a ready MaskGIT."""
-    return MaskGIT(load_vqgan(folder), load_transformer(folder), device=device, bf16=bf16)
+def load_guide(folder, name="guide"):
+    """The guide saved in `folder`, or None when there is none or it was trained against
+    another tokenizer (a warning says so: it would redraw faces it was not trained on)."""
+    if not os.path.exists(os.path.join(folder, f"{name}.json")):
+        return None
+    guide, info = load_checkpoint(folder, name, "guide", Guide, GuideConfig)
+    trained_on = info.get("vqgan")
+    if trained_on != file_digest(os.path.join(folder, "vqgan.safetensors")):
+        warnings.warn(f"{folder}/{name}.* was trained against another tokenizer ({trained_on}); "
+                      "decoding from the tokens alone", stacklevel=2)
+        return None
+    return guide
+
+
+def load(folder="checkpoints", device="auto", bf16="auto", guide=True):
+    """Load the tokenizer, the transformer and (with guide=True, when present) the guide saved
+    in `folder` into a ready MaskGIT."""
+    return MaskGIT(load_vqgan(folder), load_transformer(folder), load_guide(folder) if guide else None,
+                   device=device, bf16=bf16)

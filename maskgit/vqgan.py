@@ -34,7 +34,7 @@ class VQGANConfig:
         return asdict(self)
 
 
-def _norm(c):
+def norm_layer(c):
     return nn.GroupNorm(min(32, c // 4), c, eps=1e-6)
 
 
@@ -42,8 +42,8 @@ class ResBlock(nn.Module):
     def __init__(self, c_in, c_out):
         super().__init__()
         self.body = nn.Sequential(
-            _norm(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1),
-            _norm(c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, padding=1),
+            norm_layer(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1),
+            norm_layer(c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, padding=1),
         )
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
@@ -63,7 +63,7 @@ class Encoder(nn.Module):
                 c = c_level
             if i < len(ch) - 1:
                 layers.append(nn.Conv2d(c, c, 4, stride=2, padding=1))
-        layers += [ResBlock(c, c), _norm(c), nn.SiLU(), nn.Conv2d(c, len(cfg.fsq_levels), 1)]
+        layers += [ResBlock(c, c), norm_layer(c), nn.SiLU(), nn.Conv2d(c, len(cfg.fsq_levels), 1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -82,7 +82,7 @@ class Decoder(nn.Module):
                 c = c_level
             if i < len(ch) - 1:
                 layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c, 3, padding=1)]
-        layers += [_norm(c), nn.SiLU()]
+        layers += [norm_layer(c), nn.SiLU()]
         self.net = nn.Sequential(*layers)
         self.conv_out = nn.Conv2d(c, 3, 3, padding=1)  # its weight drives the adaptive GAN weight
 

@@ -11,6 +11,7 @@ import torch.distributed as dist
 from ..checkpoint import read_json, read_tensors, save_json, save_tensors
 from ..errors import MaskGITError
 from ..pipeline import resolve_device
+from ..precision import autocast as _autocast
 
 
 class Distributed:
@@ -48,6 +49,28 @@ class Distributed:
         t = torch.tensor([1.0 if flag else 0.0], device=self.device)
         dist.all_reduce(t)
         return bool(t.item() > 0)
+
+    def broadcast_float(self, value):
+        """Rank 0's value on every rank (progress under --minutes: one clock for all ranks)."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
+        dist.broadcast(t, 0)
+        return float(t.item())
+
+    def load_state(self, folder, loader):
+        """`loader(folder)` on every rank; refused unless every rank sees the same state (a
+        resume that only rank 0's disk holds would silently restart the others)."""
+        state = loader(folder)
+        if self.world == 1:
+            return state
+        step = -1.0 if state is None else float(state[1].get("step", 0))
+        t = torch.tensor([step, -step], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        if t[0].item() != -t[1].item():
+            raise MaskGITError(f"the ranks do not all see the same state in {folder} (a resume needs it on every "
+                               "machine: a shared filesystem, or copy the run folder), or start over with --fresh")
+        return state
 
     def close(self):
         if dist.is_initialized():
@@ -189,4 +212,5 @@ def append_log(folder, record):
 
 
 def autocast(device):
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    """bf16 where the hardware has it (maskgit.precision), fp32 elsewhere."""
+    return _autocast(device)

@@ -1,0 +1,289 @@
+"""Train the mask-aware decoder's guide (maskgit/guided.py) on a frozen tokenizer.
+
+Each sample is a true face, the tokenizer's reconstruction of it (computed once and cached
+in the run folder) and a random hole (masks.random_hole). The guide sees the reconstruction,
+the known pixels and the hole, and is trained to give back the true face: the known region
+faithfully (L1 + L2, weighted up by `known_weight`), the hole sharply (L1 + L2 plus the
+adversarial and feature-matching terms of training/gan.py, starting from the discriminator
+that travels with the tokenizer). The tokenizer and its tokens never change, so the shipped
+transformer stays valid.
+
+Why the truth's tokens rather than the transformer's samples: a sample is a different but
+plausible face in the hole, and a pixel loss against the truth would teach the guide to blur
+it toward the truth; and sampling costs about 1 s per face on two CPU cores.
+"""
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import file_digest, read_tensors, save_checkpoint, save_tensors
+from ..data import load_image_folder, to_model_range
+from ..errors import MaskGITError
+from ..guided import Guide, GuideConfig
+from ..masks import random_hole, validation_holes
+from ..pipeline import load_vqgan
+from ..precision import autocast
+from ..vqgan import count_parameters
+from .augment import parse_policy
+from .common import Budget, Distributed, append_log, load_state, lr_at, save_state
+from .discriminator import PatchDiscriminator, load_discriminator
+from .gan import GANObjective, GANSettings
+
+
+@dataclass
+class GuideTrainConfig:
+    data_root: str
+    out: str
+    tokenizer: str = "checkpoints"   # folder with vqgan.* (frozen) and, optionally, vqgan_disc.*
+    steps: Optional[int] = None
+    minutes: Optional[float] = None
+    batch_size: int = 32
+    lr: float = 2e-4
+    known_weight: float = 4.0
+    channels: tuple = (32, 64, 128)
+    disc_weight: float = 0.1          # 0: no adversarial term
+    feature_matching: float = 0.5
+    disc_augment: str = "translation,cutout"
+    holes: int = 8192                 # size of the bank of random holes (each also flipped/transposed)
+    seed: int = 0
+    device: str = "auto"
+    distinct: bool = True
+    limit: Optional[int] = None
+    val_limit: int = 256
+    val_every: int = 250
+    snapshot_every: int = 0           # also keep guide_step{N}.* every N steps (0: off)
+    save_seconds: float = 300
+    log_seconds: float = 2.0
+    fresh: bool = False
+    export_to: Optional[str] = None
+    extra: dict = field(default_factory=dict)
+
+    def check(self):
+        if not self.steps and not self.minutes:
+            raise MaskGITError("give a budget: steps and/or minutes")
+        for name in ("batch_size", "holes", "val_limit"):
+            if getattr(self, name) < 1:
+                raise MaskGITError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.disc_weight < 0 or self.feature_matching < 0 or self.known_weight < 0:
+            raise MaskGITError("disc_weight, feature_matching and known_weight must be 0 or more")
+        if self.feature_matching and not self.disc_weight:
+            raise MaskGITError("feature matching works through the discriminator: it needs disc_weight > 0")
+        try:
+            parse_policy(self.disc_augment) if self.disc_augment else ()
+        except ValueError as e:
+            raise MaskGITError(f"disc_augment: {e}") from None
+
+
+@torch.no_grad()
+def reconstruct(vqgan, images, device, batch=128):
+    """uint8 (N, 3, H, W) -> the tokenizer's reconstructions, uint8."""
+    out = []
+    for i in tqdm(range(0, len(images), batch), desc="reconstructing", mininterval=10, leave=False):
+        x = to_model_range(images[i:i + batch].to(device))
+        with autocast(device):
+            recon = vqgan.decode(vqgan.encode(x))
+        out.append(((recon.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu())
+    return torch.cat(out)
+
+
+def cached_pairs(cfg, vqgan, split, device, limit):
+    """(truth, reconstruction) uint8 tensors for a split, cached in the run folder under the
+    tokenizer's digest (rebuilt when the tokenizer or the image selection changes)."""
+    key = f"{file_digest(os.path.join(cfg.tokenizer, 'vqgan.safetensors'))}-{limit}-{cfg.distinct and split == 'train'}"
+    path = os.path.join(cfg.out, f"pairs-{split}.safetensors")
+    if os.path.exists(path):
+        cached = read_tensors(path)
+        if "key" in cached and bytes(cached["key"].tolist()).decode() == key:
+            return cached["truth"], cached["recon"]
+    truth = load_image_folder(os.path.join(cfg.data_root, split), limit=limit,
+                              distinct=cfg.distinct and split == "train")
+    recon = reconstruct(vqgan, truth, device)
+    save_tensors({"truth": truth, "recon": recon, "key": torch.tensor(list(key.encode()), dtype=torch.uint8)}, path)
+    return truth, recon
+
+
+def hole_bank(n, seed, size):
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(np.stack([random_hole(rng, size) for _ in range(n)]))
+
+
+def sample_batch(truth, recon, bank, batch, gen, device):
+    """Model-range truth and reconstruction (flipped together) and a hole from the bank under
+    a random flip or transpose."""
+    idx = torch.randint(len(truth), (batch,), generator=gen)
+    x, r = to_model_range(truth[idx]), to_model_range(recon[idx])
+    flip = (torch.rand(batch, generator=gen) < 0.5)[:, None, None, None]
+    x, r = torch.where(flip, x.flip(-1), x), torch.where(flip, r.flip(-1), r)
+    holes = bank[torch.randint(len(bank), (batch,), generator=gen)]
+    view = torch.randint(8, (batch,), generator=gen)
+    holes = torch.stack([h.rot90(int(v) % 4, (0, 1)).flip(-1) if v >= 4 else h.rot90(int(v), (0, 1))
+                         for h, v in zip(holes, view)])
+    return x.to(device), r.to(device), holes.to(device)
+
+
+def region_error(out, x, region):
+    """Mean L1 + L2 over the pixels of `region` (B, H, W)."""
+    w = region[:, None].to(out.dtype)
+    err = (out - x) * w
+    return (err.abs() + err.pow(2)).sum() / (3 * w.sum()).clamp_min(1)
+
+
+def region_psnr(out, x, region):
+    """PSNR in dB of [-1, 1] images over the pixels of `region`, pooled over the batch."""
+    w = region[:, None].float()
+    mse = (((out.clamp(-1, 1) - x) / 2) ** 2 * w).sum() / (3 * w.sum()).clamp_min(1)
+    return (10 * torch.log10(1 / mse.clamp_min(1e-12))).item()
+
+
+@torch.no_grad()
+def validate(guide, val, device):
+    truth, recon, holes = val
+    guide.eval()
+    x, r = to_model_range(truth).to(device), to_model_range(recon).to(device)
+    with autocast(device):
+        out = guide(r, x, holes.to(device)).float()
+    guide.train()
+    holes = holes.to(device)
+    return {"val_psnr_known": region_psnr(out, x, ~holes), "val_psnr_hole": region_psnr(out, x, holes),
+            "val_psnr_known_tokens": region_psnr(r, x, ~holes), "val_psnr_hole_tokens": region_psnr(r, x, holes)}
+
+
+def build(cfg, ddp):
+    """The frozen tokenizer, the guide, and the GAN objective (or None)."""
+    vqgan = load_vqgan(cfg.tokenizer).to(ddp.device).eval().requires_grad_(False)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    guide = Guide(GuideConfig(image_size=vqgan.config.image_size, channels=tuple(cfg.channels))).to(ddp.device)
+    gan = None
+    if cfg.disc_weight > 0:
+        disc = PatchDiscriminator().to(ddp.device)
+        info = load_discriminator(disc, cfg.tokenizer)
+        cfg.extra["disc_from"] = "fresh"
+        if info is not None and info.get("vqgan") == file_digest(os.path.join(cfg.tokenizer, "vqgan.safetensors")):
+            cfg.extra["disc_from"] = os.path.join(cfg.tokenizer, "vqgan_disc")
+        else:
+            disc = PatchDiscriminator().to(ddp.device)
+        settings = GANSettings(disc_weight=cfg.disc_weight, feature_matching=cfg.feature_matching,
+                               augment=tuple(parse_policy(cfg.disc_augment)) if cfg.disc_augment else ())
+        gan = GANObjective(disc, settings, ddp.average_gradients)
+    return vqgan, guide, gan
+
+
+def train_guide(cfg: GuideTrainConfig):
+    cfg.check()
+    ddp = Distributed(cfg.device)
+    device = ddp.device
+    vqgan, guide, gan = build(cfg, ddp)
+    opt = torch.optim.Adam(guide.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    adversary = gan.settings.record() if gan else {"disc_weight": 0}
+    step, elapsed = 0, 0.0
+    state = None if cfg.fresh else ddp.load_state(cfg.out, load_state)
+    if state:
+        parts, info = state
+        if info.get("adversary") != adversary or info.get("channels") != list(cfg.channels):
+            raise MaskGITError(f"{cfg.out} holds a run with other settings ({info.get('adversary')}, channels "
+                               f"{info.get('channels')}): resume it the same way, or start over with --fresh")
+        guide.load_state_dict(parts["guide"]); opt.load_state_dict(parts["opt"])
+        if gan:
+            gan.load(parts, info)
+        step, elapsed = info["step"], info["elapsed"]
+        cfg.extra["disc_from"] = info.get("disc_from", cfg.extra.get("disc_from"))
+    os.makedirs(cfg.out, exist_ok=True)
+    truth, recon = cached_pairs(cfg, vqgan, "train", device, cfg.limit)
+    val_truth, val_recon = cached_pairs(cfg, vqgan, "val", device, cfg.val_limit)
+    val = (val_truth, val_recon, torch.from_numpy(validation_holes(len(val_truth), seed=1)))
+    bank = hole_bank(cfg.holes, cfg.seed, vqgan.config.image_size)
+    if ddp.is_main:
+        print(f"guide {count_parameters(guide) / 1e6:.2f}M params; {len(truth)} train / {len(val_truth)} val faces; "
+              f"discriminator: {cfg.extra.get('disc_from', 'none')}" + (f"; resumed at step {step}" if state else ""))
+    run = GuideRun(cfg, ddp, vqgan, guide, gan, opt, adversary, step, elapsed)
+    run.loop(truth, recon, bank, val)
+
+
+class GuideRun:
+    """The loop's state: what a checkpoint saves and an export names."""
+
+    def __init__(self, cfg, ddp, vqgan, guide, gan, opt, adversary, step, elapsed):
+        self.cfg, self.ddp, self.vqgan, self.guide, self.gan, self.opt = cfg, ddp, vqgan, guide, gan, opt
+        self.adversary, self.step = adversary, step
+        self.budget = Budget(cfg.steps, cfg.minutes, elapsed)
+
+    def loop(self, truth, recon, bank, val):
+        cfg, ddp, device = self.cfg, self.ddp, self.ddp.device
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + ddp.rank + self.step)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not ddp.is_main, desc="guide",
+                   mininterval=cfg.log_seconds, dynamic_ncols=True)
+        last_save = time.time()
+        while not ddp.any(self.budget.done(self.step)):
+            progress = ddp.broadcast_float(self.budget.progress(self.step))  # rank 0's clock for all
+            for g in self.opt.param_groups:
+                g["lr"] = lr_at(progress, cfg.lr, warmup=0.02)
+            x, r, holes = sample_batch(truth, recon, bank, cfg.batch_size, gen, device)
+            stats = self.train_step(x, r, holes)
+            self.step += 1
+            bar.update(1)
+            if self.step % 10 == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()}, refresh=False)
+            if ddp.is_main and time.time() - last_save > cfg.save_seconds:
+                self.checkpoint()
+                last_save = time.time()
+            if ddp.is_main and self.step % cfg.val_every == 0:
+                record = {"step": self.step, "minutes": round(self.budget.elapsed / 60, 2), **stats,
+                          **validate(self.guide, val, device)}
+                append_log(cfg.out, record)
+                bar.write(str(record))
+                self.export(cfg.out, "guide", record)
+            if ddp.is_main and cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                self.export(cfg.out, f"guide_step{self.step}", {"step": self.step})
+        bar.close()
+        if ddp.is_main:
+            self.checkpoint()
+            record = {"step": self.step, "minutes": round(self.budget.elapsed / 60, 2), "final": True,
+                      **validate(self.guide, val, device)}
+            append_log(cfg.out, record)
+            print(f"final guide: {record}")
+            for folder in filter(None, (cfg.out, cfg.export_to)):
+                self.export(folder, "guide", record)
+        ddp.close()
+
+    def train_step(self, x, r, holes):
+        cfg, device = self.cfg, self.ddp.device
+        with autocast(device):
+            out = self.guide(r, x, holes).float()
+            hole_loss = region_error(out, x, holes)
+            rec_loss = cfg.known_weight * region_error(out, x, ~holes) + hole_loss
+            loss, stats = rec_loss, {"rec": rec_loss.item(), "hole": hole_loss.item()}
+            if self.gan:
+                extra, gan_stats = self.gan.generator_loss(x, out, hole_loss, self.guide.conv_out.weight)
+                loss = loss + extra
+                stats.update(gan_stats)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.ddp.average_gradients(self.guide.parameters())
+        self.opt.step()
+        if self.gan:
+            with autocast(device):
+                stats.update(self.gan.discriminator_step(x, out))
+        return stats
+
+    def checkpoint(self):
+        parts = {"guide": self.guide.state_dict(), "opt": self.opt.state_dict()}
+        info = {"step": self.step, "elapsed": self.budget.elapsed, "adversary": self.adversary,
+                "channels": list(self.cfg.channels), "disc_from": self.cfg.extra.get("disc_from")}
+        if self.gan:
+            tensors, gan_info = self.gan.state()
+            parts.update(tensors)
+            info.update(gan_info)
+        save_state(self.cfg.out, parts, info)
+
+    def export(self, folder, name, record):
+        cfg = self.cfg
+        info = {**{k: v for k, v in record.items() if k.startswith("val_") or k in ("step", "minutes")},
+                "vqgan": file_digest(os.path.join(cfg.tokenizer, "vqgan.safetensors")),
+                "adversary": self.adversary, "known_weight": cfg.known_weight,
+                "disc_from": cfg.extra.get("disc_from"), "batch_size": cfg.batch_size, "lr": cfg.lr}
+        save_checkpoint(self.guide, folder, name, "guide", info)
