@@ -55,6 +55,7 @@ class InpaintStep:
     still_masked: torch.Tensor   # token still masked after this step
     newly_decided: torch.Tensor  # token decided at this step
     tokens: torch.Tensor         # predicted token ids
+    confidence: Optional[torch.Tensor] = None  # probability of each token's draw at this step
     image: Optional[torch.Tensor] = None      # decoded prediction (the course's output)
     composite: Optional[torch.Tensor] = None  # known pixels pasted back
 
@@ -145,7 +146,7 @@ class MaskGIT:
     def inpaint_steps(self, images, holes, *, schedule="cosine", sweet_spot=10, total_iter=10,
                       choice_temperature=4.5, seed=0, sample=True, sampling_temperature=1.0,
                       undecided="mode", final_step="mode", decode="every", feather=1, fill="smooth",
-                      decoder=None, grow_hole=0, order="confidence"):
+                      decoder=None, grow_hole=0, order="confidence", tokens=None):
         """Yield an InpaintStep per decoding step (sweet_spot of them).
 
         schedule: a name for the whole batch, or a list with one name per image.
@@ -171,7 +172,12 @@ class MaskGIT:
         token_hole = grow_token_hole(pixel_to_token_hole(holes), grow_hole).flatten(1)
         if (token_hole.sum(1) == 0).any():
             raise MaskGITError("the hole is empty: paint at least a few pixels to inpaint")
-        tokens = self.encode(encoder_view(images, holes, fill))
+        if tokens is None:
+            tokens = self.encode(encoder_view(images, holes, fill))
+        else:
+            tokens = torch.as_tensor(tokens, device=self.device).long().reshape(len(images), -1)
+            if tokens.shape[1] != self.grid ** 2:
+                raise MaskGITError(f"expected {self.grid}x{self.grid} tokens per image, got {tokens.shape[1]}")
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         shape = (-1, self.grid, self.grid)
         for s in iterative_decode(self._logits, tokens, token_hole,
@@ -182,7 +188,8 @@ class MaskGIT:
                                   final_step=final_step, order=order, generator=generator):
             record = InpaintStep(step=s.step, total_iter=total_iter, sweet_spot=sweet_spot,
                                  known=s.known.view(shape), still_masked=s.still_masked.view(shape),
-                                 newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape))
+                                 newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape),
+                                 confidence=s.confidence.view(shape))
             if decode == "every" or (decode == "final" and record.is_final):
                 record.image = self.decode(s.tokens, images, holes, decoder)
                 record.composite = paste_back(record.image, images, holes, feather=feather)
@@ -194,6 +201,20 @@ class MaskGIT:
         for record in self.inpaint_steps(images, holes, **kwargs):
             pass
         return record
+
+    def candidates_steps(self, image, hole, n=4, **kwargs):
+        """n completions of one image's hole, drawn in one batch: InpaintSteps of batch n."""
+        if not isinstance(n, int) or n < 1:
+            raise MaskGITError(f"the number of candidates must be a whole number >= 1, got {n!r}")
+        images, holes = self.to_batch(image, hole)
+        if len(images) != 1:
+            raise MaskGITError("candidates are drawn for one image at a time")
+        return self.inpaint_steps(images.expand(n, -1, -1, -1), holes.expand(n, -1, -1), **kwargs)
+
+    def resample_steps(self, image, tokens, hole, **kwargs):
+        """Redraw only the tokens under `hole` of an earlier result (its image and tokens),
+        keeping every other token as it was."""
+        return self.inpaint_steps(image, hole, tokens=tokens, **kwargs)
 
     def generate_steps(self, n=1, **kwargs):
         """Draw new faces from an all-masked grid (nothing known).

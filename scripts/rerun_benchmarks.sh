@@ -12,7 +12,7 @@
 # Progress:
 # $WORK/{a,b}/fid_results.partial.json; logs: $WORK/{a,b}.log.
 set -eu
-[ -f maskgit/bench.py ] || { echo "run this from the repository root" >&2; exit 2; }
+[ -f maskgit/bench/tables.py ] || { echo "run this from the repository root" >&2; exit 2; }
 TEST_DIR=${TEST_DIR:-../shared/data/cat_face_test}
 CHECKPOINTS=${CHECKPOINTS:-checkpoints}
 WORK=${WORK:-/tmp/bench-rerun}

@@ -16,16 +16,16 @@ import time
 import numpy as np
 import torch
 
-from .checkpoint import weights_digests
-from .decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED
-from .errors import MaskGITError
-from .evaluate import check_batch_size, run_reconstruction, to_uint8
-from .fid import FID_PRECISIONS, fid
-from .masks import paste_back
-from .pipeline import FILLS, load
-from .runtime import reuse_freed_memory
-from .schedules import SCHEDULES
-from .testset import load_test_folder
+from ..checkpoint import weights_digests
+from ..decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED
+from ..errors import MaskGITError
+from ..evaluate import check_batch_size, run_reconstruction, to_uint8
+from ..fid import FID_PRECISIONS, fid
+from ..masks import paste_back
+from ..pipeline import FILLS, load
+from ..runtime import reuse_freed_memory
+from ..schedules import SCHEDULES
+from ..testset import load_test_folder
 
 COURSE_SCHEDULES = {"cosine": 32.93, "linear": 34.01, "square": 34.00, "cubic": 34.52}
 COURSE_SWEET = {(8, 8): 33.82, (10, 10): 32.93, (12, 12): 32.97, (8, 20): 34.23, (10, 20): 33.18, (12, 20): 34.62}
@@ -408,9 +408,3 @@ def main(argv=None):
                 os.remove(partial)
     print(json.dumps(results))
     return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["fid"]:  # a batch job; the speed report times the library as the studio runs it
-        reuse_freed_memory()
-    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Benchmarks: FID tables on a test folder, speed, and the studio's responsiveness.
+
+  python -m maskgit.bench fid --test-dir DIR --out docs/bench     # tables + plots
+  python -m maskgit.bench speed --out docs/bench                  # speed table
+"""
+from .tables import (COURSE_SCHEDULES, COURSE_SWEET, FLOOR_FIXED, combine_reports, conv_flops, inpaint_at_steps,
+                     main, plot_results, report_setting, telea)
+
+__all__ = ["COURSE_SCHEDULES", "COURSE_SWEET", "FLOOR_FIXED", "combine_reports", "conv_flops", "inpaint_at_steps",
+           "main", "plot_results", "report_setting", "telea"]
