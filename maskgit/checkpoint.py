@@ -139,3 +139,19 @@ def apply_changed_tensors(base, changed):
     if shapes:
         raise CheckpointError(f"changed tensors of another shape than the base's: {shapes[:3]}")
     return {**base, **changed}
+
+
+def tokens_digest(folder, name):
+    """Names a tokenizer by what decides its tokens: the encoder's stored weights and the FSQ
+    levels. A decoder tuned with the encoder frozen (`train.py vqgan --decoder-only`) keeps it."""
+    config = read_json(os.path.join(folder, f"{name}.json"))["config"]
+    return tokens_digest_of(config, read_tensors(os.path.join(folder, f"{name}.safetensors")))
+
+
+def tokens_digest_of(config, tensors):
+    """tokens_digest of a config and weights as stored (fp16 for a checkpoint)."""
+    h = hashlib.sha1(json.dumps([config["fsq_levels"], config.get("image_size", 64)]).encode())
+    for key in sorted(k for k in tensors if k.startswith("encoder.")):
+        h.update(key.encode())
+        h.update(tensors[key].contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]

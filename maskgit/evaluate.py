@@ -1,7 +1,7 @@
 """Score inpainting on a test folder with FID (decoded images and composited images vs truth).
 
   python -m maskgit.evaluate --test-dir DIR --schedule cosine --sweet-spot 10 --total-iter 10 --json
-  python -m maskgit.evaluate --test-dir DIR --recon --json      # plain VQGAN reconstructions of gt
+  python -m maskgit.evaluate --test-dir DIR --recon --json      # the tokenizer's reconstructions of gt
 
 The last line printed with --json is one JSON object.
 """
@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -148,7 +147,7 @@ def parse(argv):
                         "and bf16 (1.8x) move FID by up to ~0.2: quick relative comparisons")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="only the first N test images (quick checks)")
-    p.add_argument("--recon", action="store_true", help="score VQGAN reconstructions of gt instead")
+    p.add_argument("--recon", action="store_true", help="score the tokenizer's reconstructions of gt instead")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--save-dir", help="also write the output images here (and evaluate.json: the settings and scores)")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .vqgan import ResBlock, norm_layer
+from .tokenizer import ResBlock, norm_layer
 
 
 @dataclass

@@ -9,14 +9,14 @@ import torch
 import os
 import warnings
 
-from .checkpoint import file_digest, load_checkpoint, read_json, save_checkpoint
+from .checkpoint import file_digest, load_checkpoint, save_checkpoint
 from .decoding import check_decode_settings, iterative_decode
 from .errors import MaskGITError
 from .guided import Guide, GuideConfig
 from .masks import grow_token_hole, paste_back, pixel_to_token_hole, smooth_fill
-from .precision import autocast, bf16_is_fast
+from .precision import bf16_is_fast
 from .transformer import BidirectionalTransformer, TransformerConfig
-from .vqgan import VQGAN, VQGANConfig
+from .tokenizer import FSQAutoencoder, TokenizerConfig
 
 
 FILLS = ("smooth", "gray")
@@ -233,7 +233,7 @@ class MaskGIT:
 
 
 def load_vqgan(folder, name="vqgan"):
-    return load_checkpoint(folder, name, "vqgan", VQGAN, VQGANConfig)[0]
+    return load_checkpoint(folder, name, "vqgan", FSQAutoencoder, TokenizerConfig)[0]
 
 
 def load_transformer(folder):

@@ -26,7 +26,7 @@ from maskgit.fid import fid  # noqa: E402
 from maskgit.pipeline import load_vqgan  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
 from maskgit.training.common import load_state  # noqa: E402
-from maskgit.training.stage2 import tokens_digest, tokens_digest_of  # noqa: E402
+from maskgit.checkpoint import tokens_digest, tokens_digest_of  # noqa: E402
 
 
 @torch.no_grad()

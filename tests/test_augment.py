@@ -3,7 +3,7 @@ import torch
 import pytest
 
 from maskgit.training.augment import colour, cutout, diff_augment, parse_policy, translate
-from maskgit.training.discriminator import LeCam
+from maskgit.training.losses import LeCam
 
 
 def gen(seed=0):
@@ -90,7 +90,8 @@ def test_lecam_pulls_each_side_toward_the_other_sides_running_mean():
 
 
 def test_discriminator_features_are_its_hidden_layers_and_feature_matching_pulls_only_the_fake():
-    from maskgit.training.discriminator import PatchDiscriminator, feature_matching_loss
+    from maskgit.training.discriminator import PatchDiscriminator
+    from maskgit.training.losses import feature_matching_loss
     torch.manual_seed(0)
     disc = PatchDiscriminator(channels=16).eval()
     real, fake = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1

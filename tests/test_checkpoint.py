@@ -7,15 +7,15 @@ import torch
 from maskgit import CheckpointError, MaskGIT, load
 from maskgit.checkpoint import load_checkpoint, save_checkpoint
 from maskgit.transformer import BidirectionalTransformer, TransformerConfig
-from maskgit.vqgan import VQGAN, VQGANConfig
+from maskgit.tokenizer import FSQAutoencoder, TokenizerConfig
 
-SMALL_VQ = VQGANConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3))
+SMALL_VQ = TokenizerConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3))
 SMALL_TR = dict(vocab_size=27, dim=16, n_layers=1, n_heads=2)
 
 
 def small_pair():
     torch.manual_seed(0)
-    return VQGAN(SMALL_VQ), BidirectionalTransformer(TransformerConfig(**SMALL_TR))
+    return FSQAutoencoder(SMALL_VQ), BidirectionalTransformer(TransformerConfig(**SMALL_TR))
 
 
 def test_round_trip(tmp_path):
@@ -101,7 +101,7 @@ def test_changed_tensors_round_trip_through_the_script(tmp_path):
     from maskgit.checkpoint import read_tensors, save_tensors
     from scripts.changed_tensors import main as changed_main
     torch.manual_seed(0)
-    base = VQGAN(VQGANConfig(channels=(8, 16), res_blocks=1)).state_dict()
+    base = FSQAutoencoder(TokenizerConfig(channels=(8, 16), res_blocks=1)).state_dict()
     tuned = {k: (v + 0.5 if k.startswith("decoder.") else v.clone()) for k, v in base.items()}
     save_tensors(base, tmp_path / "base.safetensors", torch.float16)
     save_tensors(tuned, tmp_path / "tuned.safetensors", torch.float16)

@@ -56,7 +56,7 @@ def test_shipped_model_generates_from_nothing():
 def test_shipped_transformer_names_the_shipped_tokens():
     """`train.py transformer --init-from checkpoints` continues only on the tokens it names."""
     import json
-    from maskgit.training.stage2 import tokens_digest
+    from maskgit.checkpoint import tokens_digest
     with open(os.path.join(CHECKPOINTS, "transformer.json")) as f:
         info = json.load(f)["info"]
     assert info["tokenizer"] == tokens_digest(CHECKPOINTS, "vqgan")

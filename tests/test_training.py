@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import train
+from maskgit.training import cli as train
 from conftest import load_script
 from maskgit import load
 from maskgit.checkpoint import file_digest, read_tensors
@@ -172,7 +172,7 @@ def copy_tokenizer(src, dst, name, nudge_encoder=False):
 
 def test_decoder_only_tuning_keeps_the_tokens(vq_run, tiny_data_root, tmp_path):
     from maskgit.pipeline import load_vqgan
-    from maskgit.training.stage2 import tokens_digest
+    from maskgit.checkpoint import tokens_digest
     out = str(tmp_path / "dec")
     run = ["vqgan", "--data-root", tiny_data_root, "--out", out, "--init-from", vq_run, "--disc-weight", "0",
            "--batch-size", "8", "--lr", "1e-3", "--val-every", "2", "--device", "cpu"]
@@ -459,7 +459,7 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     exported, raw = load_vqgan(out).state_dict(), load_vqgan(out, "vqgan_raw").state_dict()
     assert all(torch.allclose(exported[k], averaged[k], atol=1e-3) for k in last)
     assert all(torch.allclose(raw[k], last[k], atol=1e-3) for k in last)
-    from maskgit.training.stage2 import tokens_digest
+    from maskgit.checkpoint import tokens_digest
     assert tokens_digest(out, "vqgan") == tokens_digest(out, "vqgan_raw") == tokens_digest(vq_run, "vqgan")
     # compare_tokenizers scores the state's average as the export would be
     script = load_script("compare_tokenizers")

@@ -23,7 +23,6 @@ from ..evaluate import check_batch_size, run_reconstruction, to_uint8
 from ..fid import FID_PRECISIONS, fid
 from ..masks import paste_back
 from ..pipeline import FILLS, load
-from ..runtime import reuse_freed_memory
 from ..schedules import SCHEDULES
 from ..testset import load_test_folder
 

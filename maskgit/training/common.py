@@ -1,4 +1,5 @@
 """What both stages share: devices and DDP, LR schedule, EMA, resumable state, stopping."""
+import hashlib
 import json
 import math
 import os
@@ -35,12 +36,43 @@ class Distributed:
         return self.rank == 0
 
     def average_gradients(self, params):
+        """Average the gradients over ranks in one all-reduce (one flat bucket, not a call per
+        tensor). Parameters without a gradient (frozen, the same on every rank) are skipped, so
+        the optimizer leaves them alone."""
         if self.world == 1:
             return
-        for p in params:
-            if p.grad is not None:
-                dist.all_reduce(p.grad)
-                p.grad /= self.world
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def broadcast_module(self, module):
+        """Rank 0's weights and buffers on every rank: one starting point for the replicas."""
+        if self.world == 1:
+            return
+        with torch.no_grad():
+            for t in list(module.parameters()) + list(module.buffers()):
+                dist.broadcast(t.data, 0)
+
+    def replicas_digest(self, module):
+        """{"weights_digest", "replicas_agree"}: whether every rank ends with the same weights
+        (they must: the same start, the same averaged gradients, the same learning rate)."""
+        h = hashlib.sha1()
+        for k, v in sorted(module.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().float().cpu().contiguous().numpy().tobytes())
+        digest = h.hexdigest()[:16]
+        if self.world == 1:
+            return {"weights_digest": digest}
+        gathered = [None] * self.world
+        dist.all_gather_object(gathered, digest)
+        return {"weights_digest": digest, "replicas_agree": len(set(gathered)) == 1}
 
     def any(self, flag):
         """True on every rank if `flag` is True on any rank (keeps ranks stopping together)."""

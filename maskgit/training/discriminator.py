@@ -1,9 +1,7 @@
-"""PatchGAN discriminator and the VQGAN paper's adaptive adversarial weight."""
+"""The PatchGAN discriminator, and how it travels beside the decoder it was trained against."""
 import os
 
-import torch
 from torch import nn
-import torch.nn.functional as F
 
 from ..checkpoint import FORMAT_VERSION, check_tensors_match, read_json, read_tensors, save_json, save_tensors
 from ..errors import CheckpointError
@@ -69,48 +67,3 @@ def load_discriminator(disc, folder):
         raise CheckpointError(f"{path}: its info is not a JSON object")
     disc.load_state_dict(tensors)
     return info
-
-
-def hinge_d_loss(real_logits, fake_logits):
-    return 0.5 * (F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean())
-
-
-def feature_matching_loss(real_features, fake_features):
-    """pix2pixHD's feature matching on paired faces: the mean L1 distance between the
-    discriminator's hidden activations of a face and of its decoding, averaged over layers. A
-    perceptual distance learnt from the task, since no pretrained network is at hand here; the
-    real side is a fixed target."""
-    return sum(F.l1_loss(fake.float(), real.detach().float())
-               for real, fake in zip(real_features, fake_features)) / len(real_features)
-
-
-def adaptive_weights(rec_loss, losses, last_layer_weight, max_weight=1e4):
-    """For each of `losses` (the adversarial term, feature matching): ||grad rec|| / ||grad loss||
-    at the decoder's last layer, so none dominates the reconstruction (the VQGAN paper's weight).
-    The reconstruction gradient is taken once for all of them."""
-    g_rec = torch.autograd.grad(rec_loss, last_layer_weight, retain_graph=True)[0].norm()
-    return [(g_rec / (torch.autograd.grad(loss, last_layer_weight, retain_graph=True)[0].norm() + 1e-4))
-            .clamp(0, max_weight).detach() for loss in losses]
-
-
-class LeCam:
-    """LeCam regulariser (Tseng et al. 2021): pull the discriminator's outputs on real faces
-    toward the running mean of its outputs on fakes, and vice versa, so it cannot push the two
-    apart without bound on a small data set."""
-
-    def __init__(self, decay=0.99):
-        self.decay = decay
-        self.real_mean = 0.0  # become detached tensors: no device sync per step on a GPU
-        self.fake_mean = 0.0
-
-    def __call__(self, real_logits, fake_logits):
-        self.real_mean = self.decay * self.real_mean + (1 - self.decay) * real_logits.detach().mean()
-        self.fake_mean = self.decay * self.fake_mean + (1 - self.decay) * fake_logits.detach().mean()
-        return ((real_logits - self.fake_mean).pow(2).mean()
-                + (fake_logits - self.real_mean).pow(2).mean())
-
-    def state(self):
-        return {"real_mean": float(self.real_mean), "fake_mean": float(self.fake_mean)}
-
-    def load(self, state):
-        self.real_mean, self.fake_mean = state["real_mean"], state["fake_mean"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .augment import diff_augment
-from .discriminator import LeCam, adaptive_weights, feature_matching_loss, hinge_d_loss
+from .losses import LeCam, adaptive_weights, feature_matching_loss, hinge_d_loss
 
 
 @dataclass

@@ -14,7 +14,7 @@ it toward the truth; and sampling costs about 1 s per face on two CPU cores.
 """
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -28,11 +28,12 @@ from ..guided import Guide, GuideConfig
 from ..masks import random_hole, validation_holes
 from ..pipeline import load_vqgan
 from ..precision import autocast
-from ..vqgan import count_parameters
+from ..tokenizer import count_parameters
 from .augment import parse_policy
 from .common import Budget, Distributed, append_log, load_state, lr_at, save_state
 from .discriminator import PatchDiscriminator, load_discriminator
 from .gan import GANObjective, GANSettings
+from .losses import region_error, region_psnr
 
 
 @dataclass
@@ -124,20 +125,6 @@ def sample_batch(truth, recon, bank, batch, gen, device):
     holes = torch.stack([h.rot90(int(v) % 4, (0, 1)).flip(-1) if v >= 4 else h.rot90(int(v), (0, 1))
                          for h, v in zip(holes, view)])
     return x.to(device), r.to(device), holes.to(device)
-
-
-def region_error(out, x, region):
-    """Mean L1 + L2 over the pixels of `region` (B, H, W)."""
-    w = region[:, None].to(out.dtype)
-    err = (out - x) * w
-    return (err.abs() + err.pow(2)).sum() / (3 * w.sum()).clamp_min(1)
-
-
-def region_psnr(out, x, region):
-    """PSNR in dB of [-1, 1] images over the pixels of `region`, pooled over the batch."""
-    w = region[:, None].float()
-    mse = (((out.clamp(-1, 1) - x) / 2) ** 2 * w).sum() / (3 * w.sum()).clamp_min(1)
-    return (10 * torch.log10(1 / mse.clamp_min(1e-12))).item()
 
 
 @torch.no_grad()

@@ -1,5 +1,4 @@
 """Training masks for masked visual token modelling."""
-import math
 
 import torch
 import torch.nn.functional as F

@@ -1,18 +1,18 @@
-"""The image tokenizer: a convolutional autoencoder with an FSQ bottleneck.
+"""The image tokenizer: a convolutional autoencoder with an FSQ bottleneck (no VQ codebook, no GAN
+inside: the checkpoint files keep the name `vqgan.*` of the VQGAN recipe it follows).
 
 64x64 RGB in [-1, 1]  <->  16x16 grid of token ids in [0, codebook_size).
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from .fsq import FSQ
 
 
 @dataclass
-class VQGANConfig:
+class TokenizerConfig:
     image_size: int = 64
     channels: tuple = (64, 128, 192)  # one entry per resolution; each after the first halves it
     res_blocks: int = 2
@@ -90,10 +90,10 @@ class Decoder(nn.Module):
         return self.conv_out(self.net(z))
 
 
-class VQGAN(nn.Module):
-    def __init__(self, cfg: VQGANConfig = None):
+class FSQAutoencoder(nn.Module):
+    def __init__(self, cfg: TokenizerConfig = None):
         super().__init__()
-        self.config = cfg or VQGANConfig()
+        self.config = cfg or TokenizerConfig()
         self.encoder = Encoder(self.config)
         self.decoder = Decoder(self.config)
         self.quantizer = FSQ(self.config.fsq_levels)
