@@ -44,7 +44,7 @@ def variants(scripted, network, compiled):
             return network(x).float()
     passes = {
         "TorchScript as shipped, plain layout": (scripted, False),
-        "TorchScript, channels-last (before session 9)": (scripted, True),
+        "TorchScript, channels-last (used before the rebuild)": (scripted, True),
         "TorchScript, channels-last, jit.freeze + optimize_for_inference": (frozen, True),
         "rebuilt (folded batch norm, merged 1x1 convolutions), channels-last (used)": (network, True),
         "rebuilt, oneDNN fp32 math mode bf16": (with_fp32_math("bf16", network), True),
@@ -57,7 +57,7 @@ def variants(scripted, network, compiled):
     return passes
 
 
-DEFAULT_ALLOCATOR_ROW = "rebuilt, channels-last, glibc's default allocator (before session 10)"
+DEFAULT_ALLOCATOR_ROW = "rebuilt, channels-last, glibc's default allocator (used before the memory change)"
 
 
 def rms_rel(feats, reference):

@@ -29,7 +29,7 @@ def fmt(v):
     return "–" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
 
 
-# What the curve says (all seven schedules measured by session 10, the last step drawn).
+# What the curve says (all seven schedules measured on 2026-11-27 with the v0.1 weights, the last step drawn).
 CURVE_NOTES_DRAWN = [
     "T=1 is the same point for every schedule (one step decides all tokens). Few steps favour",
     "the schedules that decide many tokens early (linear, then cosine); the ones that keep most",
@@ -42,7 +42,7 @@ CURVE_NOTES_DRAWN = [
     "MaskGIT paper (ImageNet 256x256), no schedule shows a clear optimum at a moderate T.",
 ]
 
-# What the curve with the most likely tokens at the last step says (session 11).
+# What the curve with the most likely tokens at the last step says (v0.1 weights, 2026-11-27).
 CURVE_NOTES_MODE = [
     "With the last step's tokens the most likely ones, one step (T=1: every hole token takes",
     "its most likely value at once, the same for every seed) already scores 58.9, where one",
@@ -57,56 +57,56 @@ CURVE_NOTES_MODE = [
 # only beside a curve of the weights and decoding it describes.
 FIRST_WEIGHTS = ("0d72a50e59ea0192", "10ebf7993ce2b536")
 
-# The cosine curve of session 13's weights (session 12's decoder, the transformer continued).
+# The cosine curve of the v0.2 weights (the decoder tuned on a CPU, the transformer continued).
 CURVE_NOTES_S13 = [
-    "With session 13's weights every point lies 12-19 below the previous weights' (same faces,",
+    "With the v0.2 weights every point lies 12-19 below the previous weights' (same faces,",
     "seed and decoding). The cosine curve starts at 45.5 (T=1), is 42.5-43.3 from T=4 to T=16",
     "and 44.1 at T=20: iterating gains about 3 over one step, and beyond T=4 the points lie",
     "within the noise of 256 faces. The linear curve lies within 1.7 of cosine's at every T.",
     "As with the previous weights, no schedule shows the clear optimum at a moderate",
     "T that the MaskGIT paper found on ImageNet.",
 ]
-# The curves of session 15's weights (the decoder and the transformer continued on one H200).
+# The curves of the v0.3 weights (the decoder and the transformer continued on one H200).
 CURVE_NOTES_S15 = [
-    "With session 15's weights the cosine curve lies 0.9-3.1 below session 13's at every T",
+    "With the v0.3 weights the cosine curve lies 0.9-3.1 below the v0.2 curve at every T",
     "(same faces, seed and decoding): 43.4 at T=1, then 41.0-41.9 from T=4 to T=20. Iterating",
     "gains about 2 over one step, and beyond T=4 the points lie within the noise of 256 faces.",
-    "The linear curve lies 1.5-2.8 below its session-13 curve and within 1.7 of cosine's at",
+    "The linear curve lies 1.5-2.8 below its v0.2 curve and within 1.7 of cosine's at",
     "every T (40.9-43.0 from T=2 on).",
-    "Square and cubic were added in session 17, on another CPU (an Intel Xeon with AMX; cosine",
+    "Square and cubic were added on 2026-11-28, on another CPU (an Intel Xeon with AMX; cosine",
     "and linear on an AMD EPYC): T=1, the same decoding for every",
     "schedule, reads 43.38 on the Xeon against 43.35 on the EPYC, and other points can differ by a",
-    "seed's worth (docs/training.md, session 16). Square is 40.5-42.0 from T=2 on, its lowest",
+    "seed's worth (docs/experiments.md, seed spread). Square is 40.5-42.0 from T=2 on, its lowest",
     "40.47 at T=12; cubic 40.5-42.6, its lowest 40.47 at T=20. From T=4 on the four course",
     "schedules lie within 40.5-43.0, inside the noise of 256 faces, and no schedule wins at every T.",
     "No schedule shows the clear optimum at a moderate T that the MaskGIT paper found on ImageNet.",
 ]
-# The curves of session 18's weights (session 17's feature-matching decoder, continued; the same
-# transformer as session 15's); all four ran on an Intel Xeon.
+# The curves of the v0.5 weights (the feature-matching decoder at 3,400 steps; the same
+# transformer as v0.3's); all four ran on an Intel Xeon.
 CURVE_NOTES_S18 = [
-    "With session 18's weights (only the decoder differs from session 15's) every point lies",
-    "2.8-5.1 below session 15's curves (same faces, seed and decoding): 40.2 at T=1, then 36.3-38.3",
+    "With the v0.5 weights (only the decoder differs from v0.3's) every point lies",
+    "2.8-5.1 below the v0.3 curves (same faces, seed and decoding): 40.2 at T=1, then 36.3-38.3",
     "for every course schedule from T=4 to T=20. Iterating gains 2-4 over one step, and from T=4 on",
     "the four schedules lie within about 2 of each other, inside the noise of 256 faces; none wins",
     "at every T. No schedule shows the clear optimum at a moderate T that the MaskGIT paper found",
     "on ImageNet.",
 ]
-# The curves of session 19's weights (the same feature-matching decoder, 1,200 steps further).
+# The curves of the v0.6 weights (the same feature-matching decoder, 1,200 steps further).
 CURVE_NOTES_S19 = [
-    "With session 19's weights (only the decoder differs from session 18's) every point lies",
-    "0.6-1.3 below session 18's curves (same faces, seed and decoding): 39.1 at T=1, then 35.6-37.2",
+    "With the v0.6 weights (only the decoder differs from v0.5's) every point lies",
+    "0.6-1.3 below the v0.5 curves (same faces, seed and decoding): 39.1 at T=1, then 35.6-37.2",
     "for every course schedule from T=4 to T=20. Iterating gains 1.9-3.6 over one step, and from T=4 on",
     "the four schedules lie within 1.7 of each other at each T, inside the noise of 256 faces; none",
     "wins at every T. No schedule shows the clear optimum at a moderate T that the MaskGIT paper",
     "found on ImageNet.",
 ]
-# Session 20's curves: the decoder 663 CPU steps further, the transformer 3,254 H200 steps further.
+# The v0.7 curves: the decoder 663 CPU steps further, the transformer 3,254 H200 steps further.
 CURVE_NOTES_S20 = [
-    "With session 20's weights (both models continued) the curves moved down again: T=1 (one",
-    "measurement for all four schedules) reads 37.7, against 39.1 with session 19's weights, and of",
-    "the 24 points from T=2 on, 19 lie lower than session 19's (by up to 1.8) and 5 higher (by",
+    "With the v0.7 weights (both models continued) the curves moved down again: T=1 (one",
+    "measurement for all four schedules) reads 37.7, against 39.1 with the v0.6 weights, and of",
+    "the 24 points from T=2 on, 19 lie lower than v0.6's (by up to 1.8) and 5 higher (by",
     "0.1-0.6), 0.5 lower on average. From T=4 on, every course schedule lies between 35.4 and 37.0,",
-    "0.7-2.3 below one step (1.9-3.6 with session 19's weights: the one-step result gained most), and",
+    "0.7-2.3 below one step (1.9-3.6 with the v0.6 weights: the one-step result gained most), and",
     "the four schedules lie within 1.5 of each other at each T; none wins at every T. Still no",
     "schedule shows the clear optimum at a moderate T that the MaskGIT paper found on ImageNet.",
 ]
@@ -123,7 +123,7 @@ def curve_notes(report):
     return CURVE_NOTES.get((weights.get("vqgan"), weights.get("transformer"), report.get("final_step", "sample")))
 
 
-# What the measurements above say, kept beside the tables they explain (session 10).
+# What the measurements above say, kept beside the tables they explain (2026-11-27, AMD EPYC).
 INCEPTION_NOTES = [
     "The library runs the rebuilt network (`maskgit/inception.py`): the TorchScript file's",
     "weights with each batch norm folded into its convolution, the 1x1 convolutions that read",
@@ -145,7 +145,7 @@ INCEPTION_NOTES = [
     "gain in fp32 on this CPU (an AMD EPYC with AVX-512 BF16 and no AMX) short of a",
     "different convolution algorithm. `python -m maskgit.evaluate --test-dir",
     "../shared/data/cat_face_test --json` (fp32, truth statistics cached) printed",
-    "`fid_seconds` 89.09, `inpaint_seconds` 421 (session 9: 112 s for the FID part); the",
+    "`fid_seconds` 89.09, `inpaint_seconds` 421 (112 s for the FID part before the memory change); the",
     "margin under 90 s is small against this machine's run-to-run variation.",
     "",
     "bf16 and folded biases: folding a batch norm can leave a large bias that the",
@@ -156,9 +156,9 @@ INCEPTION_NOTES = [
     "rounding dropped (what the unfolded network got by running batch norm in fp32; test: a",
     "33x smaller error on such a layer). Even so, the reduced precisions move FID by up to",
     "0.16-0.18 from fp32 on the sets above, in both directions: neither stays within the 0.1",
-    "tolerance on every set (session 9's mixed, -0.098 at worst on five sets, was inside by",
+    "tolerance on every set (an earlier mixed pass, -0.098 at worst on five sets, was inside by",
     "luck). Reported numbers use fp32; `--fid-precision mixed` / `bf16` are for quick relative",
-    "comparisons such as the validation experiments in docs/training.md.",
+    "comparisons such as the validation experiments in docs/experiments.md.",
 ]
 
 
@@ -184,8 +184,8 @@ def tolerance_section(tol, outputs_drawn=False):
                   + ", ".join(f"{p} {sum(r[p + '_seconds'] for r in outputs):.1f} s" for p in precisions)
                   + " (target: under 90 s)."]
         if outputs_drawn:
-            lines += ["", "The reconstruction and the two cosine (10,10) sets are session 10's outputs (the first "
-                      "release's weights, the last step drawn); they measure Inception's precision, which "
+            lines += ["", "The reconstruction and the two cosine (10,10) sets are outputs of the first "
+                      "release's weights (v0.1, the last step drawn); they measure Inception's precision, which "
                       "depends on neither the weights nor the decoding."]
     return lines
 
@@ -263,10 +263,10 @@ def main():
     inception, _ = load(args.bench, "inception.json")
     lines = ["# Benchmarks", "",
              "Every number below is printed by a command of this repository, run on the shipped",
-             "checkpoints on this project's machine: 2 CPU cores, 24 GiB, no GPU. Its CPU differs between",
-             "sessions (an AMD EPYC with AVX-512 BF16, or an Intel Xeon with AMX): the FID tables of the",
-             "shipped weights ran on the Xeon (session 20), the speed, Inception and studio timings on the",
-             "EPYC (sessions 9-15; the weights do not change them). A section measured on earlier weights",
+             "checkpoints on a machine with 2 CPU cores, 24 GiB and no GPU. Its CPU differs between",
+             "runs (an AMD EPYC with AVX-512 BF16, or an Intel Xeon with AMX): the FID tables of the",
+             "shipped weights ran on the Xeon (2026-11-28), the speed, Inception and studio timings on the",
+             "EPYC (2026-11-27; the weights do not change them). A section measured on earlier weights",
              "says so. Reproduce with the commands under each table.", ""]
     if fid:
         n = fid["n_images"]
@@ -300,14 +300,14 @@ def main():
         before_report = drawn or previous
         if drawn:
             lines += ["The schedule's last step takes the model's most likely token for each token it decides "
-                      "(`final_step=\"mode\"`, the default since session 11, chosen on validation faces: "
-                      "docs/training.md). The last column is the previous release's decoding, which drew them "
+                      "(`final_step=\"mode\"`, the default since v0.2, chosen on validation faces: "
+                      "docs/experiments.md). The last column is the previous release's decoding, which drew them "
                       "like the earlier steps (`--final-step sample`; same faces, seed and settings, "
                       "`fid_results_draws.json`).", ""]
         if previous:
             if final_step == "mode":
                 lines += ["The schedule's last step takes the model's most likely token for each token it "
-                          "decides (`final_step=\"mode\"`, the default since session 11).", ""]
+                          "decides (`final_step=\"mode\"`, the default since v0.2).", ""]
             lines += ["The last column is the previous release's weights (" + ", ".join(
                 f"`{name}.safetensors` {digest}" for name, digest in previous["checkpoints"].items())
                 + "; same faces, seed and settings, `fid_results_previous.json`).", ""]
@@ -331,7 +331,7 @@ def main():
         if floor_fix and not fid.get(FLOOR_FIXED):
             b, a = floor_fix["before_fix"], floor_fix["after_fix"]
             lines += ["", "These rows, and the curve's 12- and 20-step points of linear, square and cubic below, "
-                      "were decoded before session 23 fixed how the schedule's count of tokens still masked is "
+                      "were decoded before the 2026-11-29 fix of how the schedule's count of tokens still masked is "
                       "floored (in floats, linear's 20 x (1 - 0.9) floored to 1, not 2). At 10 steps the fix "
                       "changes the count at some step for 142 of the 747 faces under linear, 25 under square, "
                       "5 under cubic and none under cosine, sqrt, log or exp. On the same machine and seed it "
@@ -372,8 +372,8 @@ def main():
             if early:
                 lines += ["", "A sweet spot before the schedule's end leaves tokens still masked; the picture "
                           f"shows them as the model's {'most likely token' if early == ['mode'] else ' / '.join(early)} "
-                          "(`undecided=\"mode\"`, the default since session 8; drawing them, the earlier "
-                          "behaviour, is `--undecided sample`; docs/training.md compares the two)."]
+                          "(`undecided=\"mode\"`, the default since v0.2; drawing them, the earlier "
+                          "behaviour, is `--undecided sample`; docs/experiments.md compares the two)."]
             missing = [f"({s},{t})" for s, t in COURSE_CELLS if f"{s},{t}" not in table]
             if missing:
                 lines += ["", f"Not run yet: {', '.join(missing)} (one cosine run of 20 steps serves all three; add "
@@ -393,7 +393,7 @@ def main():
         lines += seed_section(load(args.bench, "fid_seeds.json")[0], fid)
         if inception:
             tolerance = load(args.bench, "fid_tolerance.json")[0]
-            # fid_tolerance.json records the decoding of its outputs since session 11; older files drew
+            # fid_tolerance.json records the decoding of its outputs since the last-step change (v0.2); older files drew
             outputs_drawn = bool(tolerance) and final_step == "mode" and tolerance.get("outputs_final_step", "sample") == "sample"
             lines += inception_section(inception, tolerance, outputs_drawn)
         if fid_file.endswith("partial.json"):
@@ -478,7 +478,7 @@ def main():
                   "layers are uploaded, queue join), handler -> first step about 0.3 s (the same model work",
                   "as above, slowed by Chromium and the test driver sharing the 2 cores: the run used about",
                   "3.9 CPU-seconds in Python and 1.2 in Chromium for 2.6 s of wall time), first step ->",
-                  "page 0.04 s. Repeated runs in one session ranged 0.45-0.70 s to the first step and",
+                  "page 0.04 s. Repeated runs ranged 0.45-0.70 s to the first step and",
                   "2.4-3.2 s for 10 steps, so both targets are met only at the median, with no margin.", "",
                   "```bash", "python scripts/bench_studio.py --out docs/bench", "```", ""]
     with open(args.out, "w") as f:

@@ -1,16 +1,22 @@
 """Training curves from run logs (log.jsonl) -> one PNG.
 
-  python scripts/plot_training.py --vqgan docs/runs/gpu-h200-vqgan.jsonl \
-      --transformer docs/runs/gpu-h200-transformer.jsonl docs/runs/gpu-h200-transformer-s13a.jsonl \
-          docs/runs/gpu-h200-transformer-s13b.jsonl docs/runs/gpu-h200-transformer-s15a.jsonl \
-          docs/runs/gpu-h200-transformer-s20.jsonl \
-      --decoder docs/runs/cpu-decoder-s12.jsonl --decoder docs/runs/cpu-decoder-s14.jsonl \
-      --decoder docs/runs/gpu-h200-decoder-s15-l2.jsonl --decoder docs/runs/cpu-decoder-fm-s17.jsonl \
-      --decoder docs/runs/gpu-h200-decoder-s20-fm.jsonl \
-      --recon docs/runs/val-decoder-fm-s17.jsonl --recon docs/runs/val-decoder-fm-s18.jsonl \
-      --recon docs/runs/val-decoder-fm-s19.jsonl --recon docs/runs/val-decoder-fm-s20.jsonl \
-      --recon docs/runs/val-decoder-s21.jsonl --recon docs/runs/val-decoder-s22.jsonl \
-      --recon docs/runs/val-decoder-s23.jsonl \
+  python scripts/plot_training.py --vqgan docs/runs/2026-11-27-h200-tokenizer-from-scratch.jsonl \
+      --transformer docs/runs/2026-11-27-h200-transformer-from-scratch.jsonl \
+          docs/runs/2026-11-28-h200-transformer-continued1.jsonl \
+          docs/runs/2026-11-28-h200-transformer-continued1-lower-lr.jsonl \
+          docs/runs/2026-11-28-h200-transformer-continued2.jsonl \
+          docs/runs/2026-11-28-h200-transformer-continued3.jsonl \
+      --decoder docs/runs/2026-11-27-epyc2-decoder-l1l2.jsonl \
+      --decoder docs/runs/2026-11-28-epyc2-decoder-l1l2-continued.jsonl \
+      --decoder docs/runs/2026-11-28-h200-decoder-l1l2.jsonl --decoder docs/runs/2026-11-28-xeon2-decoder-fm.jsonl \
+      --decoder docs/runs/2026-11-28-h200-decoder-fm.jsonl \
+      --recon docs/runs/2026-11-28-xeon2-val-decoder-fm-2200.jsonl \
+      --recon docs/runs/2026-11-28-xeon2-val-decoder-fm-3400.jsonl \
+      --recon docs/runs/2026-11-28-xeon2-val-decoder-fm-4600.jsonl \
+      --recon docs/runs/2026-11-28-xeon2-val-decoder-fm-5263.jsonl \
+      --recon docs/runs/2026-11-29-xeon2-val-decoder-restarts.jsonl \
+      --recon docs/runs/2026-11-29-epyc2-val-decoder-restart-resumed-ema.jsonl \
+      --recon docs/runs/2026-11-29-epyc2-val-decoder-gentle-restart-soup.jsonl \
       --recon-offset fm21=5263 --recon-offset fm21w=5263 --recon-offset fm21l=5263 \
       --recon-offset gentle23=5263 \
       --out docs/figures/training_curves.png
@@ -27,7 +33,7 @@ validation may use fewer faces than the first run's, so they get their own axis;
 "at step N" in its label), with the shipped decoder's score as a dashed line (the last
 `checkpoints` row read: give the files oldest first).
 --recon-offset RUN=STEP draws RUN from STEP on: a run that started from another run's
-decoder at that step (sessions 21-23's restarts from the shipped decoder, fm17's step 5,263).
+decoder at that step (the 2026-11-29 restarts from the shipped decoder, fm17's step 5,263).
 """
 import argparse
 import json

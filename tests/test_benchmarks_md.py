@@ -127,7 +127,7 @@ def test_seed_noise_is_shown_only_beside_the_weights_it_measured(tmp_path):
 def test_rows_decoded_before_the_floor_fix_say_so_and_later_ones_do_not(tmp_path):
     fix = {"before_fix": {"fid": 23.38, "fid_composited": 13.29}, "after_fix": {"fid": 23.34, "fid_composited": 13.26}}
     md = render(tmp_path, fid_results=report("mode", 43.5), schedule_floor_fix=fix)
-    assert "were decoded before session 23 fixed" in md and "from 23.38 / 13.29 to 23.34 / 13.26" in md
+    assert "were decoded before the 2026-11-29 fix" in md and "from 23.38 / 13.29 to 23.34 / 13.26" in md
     (tmp_path / "new").mkdir()
     md = render(tmp_path / "new", fid_results=report("mode", 43.5, schedule_floor_fixed=True), schedule_floor_fix=fix)
-    assert "before session 23" not in md
+    assert "before the 2026-11-29 fix" not in md
