@@ -11,17 +11,15 @@ tolerance for reported numbers is 0.1 from fp32). Writes inception.json.
 import argparse
 import json
 import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from maskgit.data import load_image_folder  # noqa: E402
-from maskgit.fid import (FID_PRECISIONS, _forward_mixed, fid, frechet_distance, gaussian_stats,  # noqa: E402
+from maskgit.data import load_image_folder
+from maskgit.fid import (FID_PRECISIONS, _forward_mixed, fid, frechet_distance, gaussian_stats,
                          load_fid_network, load_inception, to_inception_input)
-from maskgit.runtime import reuse_freed_memory  # noqa: E402
-from maskgit.testset import load_test_folder  # noqa: E402
+from maskgit.runtime import reuse_freed_memory
+from maskgit.testset import load_test_folder
 
 
 def with_fp32_math(mode, fn):

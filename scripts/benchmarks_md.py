@@ -5,12 +5,10 @@
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from maskgit.bench import COURSE_SCHEDULES, COURSE_SWEET, FLOOR_FIXED  # noqa: E402
-from maskgit.decoding import FINAL_STEP  # noqa: E402
-from maskgit.schedules import SCHEDULES  # noqa: E402
+from maskgit.bench import COURSE_SCHEDULES, COURSE_SWEET, FLOOR_FIXED
+from maskgit.decoding import FINAL_STEP
+from maskgit.schedules import SCHEDULES
 
 
 def load(folder, name):

@@ -4,16 +4,14 @@
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from maskgit import encoder_view, load  # noqa: E402
-from maskgit.masks import random_walk_hole  # noqa: E402
-from maskgit.render import enlarge, to_uint8_image, token_state_image  # noqa: E402
+from maskgit import encoder_view, load
+from maskgit.masks import random_walk_hole
+from maskgit.render import enlarge, to_uint8_image, token_state_image
 
 
 def strip(rows, gap=6):

@@ -246,7 +246,7 @@ def test_the_batch_size_is_recorded_and_merges_only_with_its_own(test_dir, tmp_p
     assert report["batch_size"] == 64 and report["schedule_floor_fixed"] is True
     assert bench.main(common + ["--schedules", "linear", "--merge", "--batch-size", "2"]) == 2
     assert "batch_size" in capsys.readouterr().err
-    # a report from before session 23: made in batches of 64, its rows decoded before the floor fix
+    # a report of a release before 1.0.0: made in batches of 64, its rows decoded before the floor fix
     del report["batch_size"], report["schedule_floor_fixed"]
     json.dump(report, open(os.path.join(out_dir, "fid_results.json"), "w"))
     assert bench.main(common + ["--schedules", "linear", "--merge"]) == 0

@@ -207,7 +207,7 @@ def test_decoder_only_needs_a_tokenizer_to_start_from(tiny_data_root, tmp_path, 
 
 
 def test_a_transformer_keyed_by_the_old_file_digest_still_continues(vq_run, tiny_data_root, tmp_path):
-    """Checkpoints from before session 12 name their tokenizer by the digest of its file."""
+    """Checkpoints of releases before v0.3 name their tokenizer by the digest of its file."""
     from maskgit.checkpoint import file_digest
     first = str(tmp_path / "first")
     tiny = ["--batch-size", "8", "--dim", "32", "--layers", "2", "--heads", "4", "--device", "cpu"]

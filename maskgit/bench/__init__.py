@@ -1,10 +1,74 @@
-"""Benchmarks: FID tables on a test folder, speed, and the studio's responsiveness.
+"""Benchmarks that print numbers: FID tables on a test folder, speed against this machine's
+peak, and the studio's responsiveness.
 
-  python -m maskgit.bench fid --test-dir DIR --out docs/bench     # tables + plots
-  python -m maskgit.bench speed --out docs/bench                  # speed table
+  maskgit-bench fid --test-dir DIR --out docs/bench     # the course's tables, every decoder
+  maskgit-bench speed --out docs/bench                  # models, a studio run, training steps
 """
-from .tables import (COURSE_SCHEDULES, COURSE_SWEET, FLOOR_FIXED, combine_reports, conv_flops, inpaint_at_steps,
-                     main, plot_results, report_setting, telea)
+import argparse
+import json
+import os
+import time
 
-__all__ = ["COURSE_SCHEDULES", "COURSE_SWEET", "FLOOR_FIXED", "combine_reports", "conv_flops", "inpaint_at_steps",
-           "main", "plot_results", "report_setting", "telea"]
+from ..cli import add_decoding_flags, add_model_flags, reports_errors
+from ..fid import FID_PRECISIONS
+from ..pipeline import DECODERS
+from ..runtime import reuse_freed_memory
+from ..schedules import SCHEDULES
+from .fid_tables import COURSE_SCHEDULES, COURSE_SWEET, FIDTables, telea
+
+__all__ = ["COURSE_SCHEDULES", "COURSE_SWEET", "main", "telea"]
+
+
+def fid_flags(f):
+    f.add_argument("--test-dir", required=True)
+    f.add_argument("--schedules", nargs="*", default=list(COURSE_SCHEDULES),
+                   help=f"rows of the schedule table (of {', '.join(SCHEDULES)}; none: only the other tables)")
+    f.add_argument("--skip-sweet", action="store_true", help="skip the (sweet spot, total) table")
+    f.add_argument("--sweet-totals", type=int, nargs="+", default=[8, 12, 20],
+                   help="schedule lengths of the (sweet spot, total) table to run (the course's: 8 12 20)")
+    f.add_argument("--curve-totals", type=int, nargs="*", default=[],
+                   help="total iterations for the FID-vs-iterations plot, e.g. 1 2 4 6 8 10 12 16 20")
+    f.add_argument("--curve-schedules", nargs="+", default=list(COURSE_SCHEDULES), choices=list(SCHEDULES))
+    f.add_argument("--curve-limit", type=int, default=747, help="faces used for the curve (the first N)")
+    f.add_argument("--decoders", nargs="+", choices=DECODERS,
+                   help="decoders scored from the same tokens (default: guided and tokens when there is a guide)")
+    f.add_argument("--limit", type=int)
+    f.add_argument("--batch-size", type=int, default=64)
+    f.add_argument("--fid-precision", default="fp32", choices=FID_PRECISIONS)
+    f.add_argument("--tokens-dir", help="keep each row's decoded tokens here, to rescore other decoders quickly")
+    f.add_argument("--fresh", action="store_true", help="recompute every row (rows already in --out are kept "
+                   "when the settings and weights match)")
+    add_decoding_flags(f, schedule=False)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="maskgit-bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    fid_flags(sub.add_parser("fid", help="the course's FID tables on a test folder"))
+    sub.add_parser("speed", help="speed of the models, a studio run and training steps")
+    for q in sub.choices.values():
+        add_model_flags(q)
+        q.add_argument("--out", help="folder for the JSON results (and plots)")
+    return p.parse_args(argv)
+
+
+@reports_errors
+def main(argv=None):
+    args = parse(argv)
+    start = time.time()
+    if args.what == "fid":
+        reuse_freed_memory()  # a batch job: Inception's large activations are reused, not re-faulted
+        results = FIDTables(args).run()
+        if args.out:
+            from .plots import plot_report
+            plot_report(results, args.out)
+    else:
+        from .speed import run_speed
+        results = run_speed(args)
+        results["seconds"] = round(time.time() - start, 1)
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "speed.json"), "w") as fh:
+                json.dump(results, fh, indent=2)
+    print(json.dumps(results))
