@@ -73,6 +73,7 @@ def set_tokens(model, masked, holes, settings: DecodeSettings, weights, cache=No
     `steps` (default: the settings' sweet spot; an earlier step of the same run is shared).
     Reused from the file `cache` when it holds these settings, faces and weights."""
     steps = sorted(set(steps or [settings.sweet_spot]))
+    weights = {k: weights[k] for k in ("vqgan", "transformer")}  # what decides the tokens (not the guide)
     key = {"settings": asdict(replace(settings, sweet_spot=steps[-1])), "steps": steps, "weights": weights,
            "images": image_set_digest(masked, holes)}
     cached = read_token_cache(cache, key)
