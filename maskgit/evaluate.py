@@ -25,7 +25,7 @@ from .decoding import FINAL_STEP, FINAL_STEP_HELP, ORDERS
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .guided import Guide, GuideConfig
-from .images import save_rgb
+from .images import save_rgb, uint8_to_unit, unit_to_uint8
 from .masks import paste_back
 from .pipeline import DECODERS, FILLS, load, resolve_device
 from .runtime import reuse_freed_memory
@@ -33,7 +33,8 @@ from .testset import load_test_folder, load_val_folder
 
 
 def to_uint8(images01):
-    return (images01.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
+    """float (B, 3, H, W) in [0, 1] -> uint8 (B, H, W, 3)."""
+    return unit_to_uint8(images01)
 
 
 def psnr_uint8(images, truth):
@@ -113,7 +114,7 @@ def psnr_known(images, truth, holes):
 def run_reconstruction(model, truth, batch_size):
     out = []
     for i in range(0, len(truth), batch_size):
-        x = torch.from_numpy(truth[i:i + batch_size]).permute(0, 3, 1, 2).float().to(model.device) / 255
+        x = uint8_to_unit(truth[i:i + batch_size]).to(model.device)
         out.append(to_uint8(model.decode(model.encode(x))))
     return np.concatenate(out)
 

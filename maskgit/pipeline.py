@@ -13,6 +13,7 @@ from .checkpoint import file_digest, load_checkpoint, read_json, save_checkpoint
 from .decoding import check_decode_settings, iterative_decode
 from .errors import MaskGITError
 from .guided import Guide, GuideConfig
+from .images import model_to_unit, uint8_to_unit, unit_to_model
 from .masks import grow_token_hole, paste_back, pixel_to_token_hole, smooth_fill
 from .precision import autocast, bf16_is_fast
 from .transformer import BidirectionalTransformer, TransformerConfig
@@ -108,7 +109,7 @@ class MaskGIT:
         and bool holes (H, W) / (B, H, W)  ->  device tensors (B, 3, H, W), (B, H, W)."""
         images = torch.as_tensor(np.array(images) if isinstance(images, np.ndarray) else images)  # own copy
         if images.dtype == torch.uint8:
-            images = (images[None] if images.ndim == 3 else images).permute(0, 3, 1, 2).float() / 255
+            images = uint8_to_unit(images[None] if images.ndim == 3 else images)
         elif images.ndim == 3:
             images = images[None]
         holes = torch.as_tensor(np.array(holes) if isinstance(holes, np.ndarray) else holes).bool()
@@ -124,7 +125,7 @@ class MaskGIT:
     @torch.no_grad()
     def encode(self, images01):
         with self.autocast():
-            return self.vqgan.encode(images01 * 2 - 1).flatten(1)
+            return self.vqgan.encode(unit_to_model(images01)).flatten(1)
 
     @torch.no_grad()
     def decode(self, tokens, images=None, holes=None, decoder="tokens"):
@@ -133,8 +134,8 @@ class MaskGIT:
         with self.autocast():
             img = self.vqgan.decode(tokens.view(-1, self.grid, self.grid))
             if decoder == "guided":
-                img = self.guide(img.float(), images * 2 - 1, holes).float().clamp(-1, 1)
-        return (img + 1) / 2
+                img = self.guide(img.float(), unit_to_model(images), holes).float().clamp(-1, 1)
+        return model_to_unit(img)
 
     @torch.no_grad()
     def _logits(self, tokens):

@@ -2,7 +2,10 @@
 import io
 
 import numpy as np
+import torch
 from PIL import Image
+
+from .images import unit_to_uint8
 
 # Token states and their colours (RGB).
 KNOWN = (70, 70, 70)             # known from the start
@@ -26,8 +29,7 @@ def token_state_image(known, still_masked, newly_decided):
 
 def to_uint8_image(image01):
     """float (3, H, W) tensor/array in [0, 1] -> uint8 (H, W, 3)."""
-    arr = image01.detach().float().cpu().numpy() if hasattr(image01, "detach") else np.asarray(image01)
-    return (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
+    return unit_to_uint8(image01.float() if torch.is_tensor(image01) else image01)
 
 
 def enlarge(img_uint8, size=256):

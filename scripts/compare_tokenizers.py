@@ -22,6 +22,7 @@ from maskgit.checkpoint import read_json  # noqa: E402
 from maskgit.data import load_image_folder, to_model_range  # noqa: E402
 from maskgit.errors import MaskGITError  # noqa: E402
 from maskgit.evaluate import psnr_uint8, to_uint8  # noqa: E402
+from maskgit.images import model_to_unit  # noqa: E402
 from maskgit.fid import fid  # noqa: E402
 from maskgit.pipeline import load_vqgan  # noqa: E402
 from maskgit.runtime import reuse_freed_memory  # noqa: E402
@@ -36,7 +37,7 @@ def reconstruct(vqgan, images, batch=128):
         x = to_model_range(images[i:i + batch])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             recon = vqgan.decode(vqgan.encode(x))
-        out.append(to_uint8((recon.float() + 1) / 2))
+        out.append(to_uint8(model_to_unit(recon.float())))
     return np.concatenate(out)
 
 
