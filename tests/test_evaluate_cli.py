@@ -24,7 +24,7 @@ def pixel_distance(images, reference, **_):
 
 @pytest.fixture
 def test_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "fid", pixel_distance)
+    monkeypatch.setattr(bench.tables, "fid", pixel_distance)
     monkeypatch.setattr(evaluate, "fid", pixel_distance)
     rng = np.random.default_rng(0)
     for sub in ("masked_image", "mask64", "gt"):
