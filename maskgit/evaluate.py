@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .checkpoint import atomic_write_bytes, file_digest, load_checkpoint, weights_digests
-from .decoding import FINAL_STEP, FINAL_STEP_HELP, ORDERS
+from .decoding import FINAL_STEP, FINAL_STEP_HELP, ORDERS, SEED_RANGE, check_seed
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .guided import Guide, GuideConfig
@@ -130,7 +130,8 @@ def parse(argv):
     p.add_argument("--sweet-spot", type=int, default=10)
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--choice-temperature", type=float, default=4.5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"a whole number in {SEED_RANGE}; each batch draws from seed + its first index")
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
@@ -181,7 +182,7 @@ def load_model(args):
 def score(args):
     """The settings and scores of one evaluation (what `--json` prints)."""
     check_batch_size(args.batch_size)
-    torch.manual_seed(args.seed)
+    torch.manual_seed(check_seed(args.seed))
     masked, truth, holes, names = load_set(args)
     model, digests = load_model(args)
     result = {"n_images": len(names), "set": "test" if args.test_dir else "val", "checkpoints": args.checkpoints,

@@ -10,7 +10,7 @@ import os
 import warnings
 
 from .checkpoint import file_digest, load_checkpoint, read_json, save_checkpoint
-from .decoding import check_decode_settings, iterative_decode
+from .decoding import check_decode_settings, check_seed, iterative_decode
 from .errors import MaskGITError
 from .guided import Guide, GuideConfig
 from .images import model_to_unit, uint8_to_unit, unit_to_model
@@ -163,12 +163,14 @@ class MaskGIT:
         face's tokens against 68% for gray.
         decoder: "guided" (the default when the model has a guide) redraws the image from the
         tokens and the known pixels; "tokens" from the tokens alone (the course's decoder).
+        seed: a whole number in 0..2**63-1 (decoding.check_seed); anything else is refused.
         """
         check_fill(fill)
         decoder = decoder or self.default_decoder
         check_decoder(decoder, self.guide is not None)
         for name in schedule if isinstance(schedule, (list, tuple)) else [schedule]:
             check_decode_settings(name, total_iter, sweet_spot, choice_temperature)
+        seed = check_seed(seed)
         images, holes = self.to_batch(images, holes)
         token_hole = grow_token_hole(pixel_to_token_hole(holes), grow_hole).flatten(1)
         if (token_hole.sum(1) == 0).any():
@@ -179,7 +181,7 @@ class MaskGIT:
             tokens = torch.as_tensor(tokens, device=self.device).long().reshape(len(images), -1)
             if tokens.shape[1] != self.grid ** 2:
                 raise MaskGITError(f"expected {self.grid}x{self.grid} tokens per image, got {tokens.shape[1]}")
-        generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        generator = torch.Generator(device=self.device).manual_seed(seed)
         shape = (-1, self.grid, self.grid)
         for s in iterative_decode(self._logits, tokens, token_hole,
                                   mask_token_id=self.transformer.config.mask_token_id,

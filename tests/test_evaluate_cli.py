@@ -257,3 +257,15 @@ def test_the_batch_size_is_recorded_and_merges_only_with_its_own(test_dir, tmp_p
     combined = bench.combine_reports([report, fresh])  # the old report's batch size is the legacy 64
     assert combined["batch_size"] == 64 and "schedule_floor_fixed" not in combined
     assert bench.combine_reports([fresh, fresh])["schedule_floor_fixed"] is True
+
+
+@pytest.mark.parametrize("seed", ["18446744073709551616", "-1"])
+def test_a_seed_out_of_range_is_a_one_line_error_before_any_work(test_dir, tmp_path, capsys, seed):
+    out = tmp_path / "report"
+    for command in (evaluate.main, bench.main):
+        args = ["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--device", "cpu", "--seed", seed]
+        code = command(["fid", "--schedules", "cosine", "--skip-sweet", "--out", str(out)] + args
+                       if command is bench.main else args)
+        err = capsys.readouterr().err
+        assert code == 2 and f"seed must be a whole number in 0..2**63-1, got {seed}" in err and err.count("\n") == 1
+    assert not out.exists()

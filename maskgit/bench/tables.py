@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import weights_digests
-from ..decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED
+from ..decoding import FINAL_STEP, FINAL_STEP_HELP, UNDECIDED, check_seed
 from ..errors import MaskGITError
 from ..evaluate import check_batch_size, run_reconstruction, to_uint8
 from ..fid import FID_PRECISIONS, fid
@@ -144,6 +144,7 @@ def combine_reports(reports):
 
 def run_fid(args):
     check_batch_size(args.batch_size)
+    check_seed(args.seed)  # before any row is computed (and saved as partial results)
     masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
     model = load(args.checkpoints, device=args.device)
     score = lambda images: round(fid(images, truth, precision=args.fid_precision), 2)  # noqa: E731
