@@ -9,7 +9,7 @@ import os
 import tempfile
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
@@ -62,12 +62,26 @@ def read_json(path):
         raise CheckpointError(f"checkpoint config is not valid JSON: {path} ({e})") from None
 
 
+_WEIGHT_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)
+
+
 def read_tensors(path):
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint weights missing: {path}")
     try:
         return load_file(path)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+    except _WEIGHT_ERRORS as e:
+        raise CheckpointError(f"checkpoint weights are corrupt or truncated: {path} ({e})") from None
+
+
+def read_shapes(path):
+    """{name: shape} of the tensors in a safetensors file, from its header (no data read)."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint weights missing: {path}")
+    try:
+        with safe_open(path, "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except _WEIGHT_ERRORS as e:
         raise CheckpointError(f"checkpoint weights are corrupt or truncated: {path} ({e})") from None
 
 
@@ -85,27 +99,47 @@ def weights_digests(folder, names=("vqgan", "transformer")):
     return {name: file_digest(os.path.join(folder, f"{name}.safetensors")) for name in names}
 
 
+def _shape(tensor_or_shape):
+    return tuple(getattr(tensor_or_shape, "shape", tensor_or_shape))
+
+
 def check_tensors_match(expected, tensors, path):
-    """A CheckpointError naming the first missing, unexpected or misshapen tensors, if any."""
+    """A CheckpointError naming the first missing, unexpected or misshapen tensors, if any.
+    Both are {name: tensor or shape}."""
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
-    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    wrong = [k for k in expected if k in tensors and _shape(tensors[k]) != _shape(expected[k])]
     if missing or unexpected or wrong:
         detail = (missing and f"missing {missing[:3]}") or (unexpected and f"unexpected {unexpected[:3]}") \
             or f"shape mismatch at {wrong[:3]}"
         raise CheckpointError(f"{path} does not match its config: {detail}")
 
 
+def build_model(model_cls, config_cls, config, where):
+    try:
+        return model_cls(config_cls(**config))
+    except (KeyError, TypeError, AssertionError, ValueError) as e:
+        raise CheckpointError(f"{where} has an invalid config ({e})") from None
+
+
 def load_checkpoint(folder, name, kind, model_cls, config_cls):
-    """Build model_cls(config_cls(**config)) and load its weights; every mismatch is a CheckpointError."""
+    """Build model_cls(config_cls(**config)) and load its weights; every mismatch is a CheckpointError.
+
+    The shapes the config implies (from a model built on the meta device: no memory) are
+    checked against the weights file's header before the model is built for real, so a
+    config asking for a huge model is refused without allocating it."""
     meta = read_json(os.path.join(folder, f"{name}.json"))
     if not isinstance(meta, dict) or meta.get("kind") != kind:
         raise CheckpointError(f"{folder}/{name}.json is not a {kind} checkpoint config")
-    try:
-        model = model_cls(config_cls(**meta["config"]))
-    except (KeyError, TypeError, AssertionError, ValueError) as e:
-        raise CheckpointError(f"{folder}/{name}.json has an invalid config ({e})") from None
-    tensors = read_tensors(os.path.join(folder, f"{name}.safetensors"))
+    if not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{folder}/{name}.json has no config")
+    weights = os.path.join(folder, f"{name}.safetensors")
+    with torch.device("meta"):
+        shapes_only = build_model(model_cls, config_cls, meta["config"], f"{folder}/{name}.json")
+    check_tensors_match(shapes_only.state_dict(), read_shapes(weights), f"{folder}/{name}.safetensors")
+    del shapes_only
+    model = build_model(model_cls, config_cls, meta["config"], f"{folder}/{name}.json")
+    tensors = read_tensors(weights)
     expected = model.state_dict()
     check_tensors_match(expected, tensors, f"{folder}/{name}.safetensors")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})

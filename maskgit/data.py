@@ -1,13 +1,15 @@
-"""Image folders -> one uint8 tensor in memory (12k faces of 64x64 are 150 MB)."""
+"""Image folders -> one uint8 tensor in memory (12k faces of 64x64 are 150 MB).
+
+Each file is read by maskgit.images, as the command line and the studio read a face."""
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .errors import MaskGITError
+from .images import read_model_rgb, uint8_to_model
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -21,23 +23,13 @@ def list_images(folder):
     return [os.path.join(folder, n) for n in names]
 
 
-def _read_rgb(path, size):
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        if img.size != (size, size):
-            side = min(img.size)
-            left, top = (img.width - side) // 2, (img.height - side) // 2
-            img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-        return np.asarray(img, dtype=np.uint8)
-
-
 def load_image_folder(folder, size=64, limit=None, workers=8, distinct=False):
     """All images of `folder` as uint8 (N, 3, size, size), sorted by file name. `distinct`
     keeps only the first of images with identical pixels: a face stored twice would weigh
     twice in training."""
     paths = list_images(folder)[:limit]
     with ThreadPoolExecutor(workers) as pool:
-        arrays = list(pool.map(lambda p: _read_rgb(p, size), paths))
+        arrays = list(pool.map(lambda p: read_model_rgb(p, size)[0], paths))
     if distinct:
         seen, kept = set(), []
         for a in arrays:
@@ -51,4 +43,4 @@ def load_image_folder(folder, size=64, limit=None, workers=8, distinct=False):
 
 def to_model_range(batch_uint8):
     """uint8 (B, 3, H, W) -> float in [-1, 1]."""
-    return batch_uint8.float() / 127.5 - 1
+    return uint8_to_model(batch_uint8)

@@ -4,6 +4,7 @@ Pure token logic: the caller supplies a function from token ids to logits, so th
 knows nothing about images, devices or autocast.
 """
 import math
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,23 @@ def check_decode_settings(schedule, total_iter, sweet_spot, choice_temperature=0
     # NaN passes a plain `< 0` test and would rank above the known tokens' +inf confidence.
     if not math.isfinite(choice_temperature) or choice_temperature < 0:
         raise MaskGITError(f"choice temperature must be a finite number >= 0, got {choice_temperature!r}")
+
+
+SEED_MAX = 2 ** 63 - 1
+SEED_RANGE = "0..2**63-1"
+
+
+def check_seed(seed):
+    """`seed` as an int, or a MaskGITError unless it is a whole number in 0..2**63-1: the
+    seeds every generator here takes alike (torch's stop at 64 bits, with an overflow traceback)."""
+    if not isinstance(seed, bool):
+        try:
+            value = operator.index(seed)  # ints and numpy integers, not 2.5 or "7"
+        except TypeError:
+            value = None
+        if value is not None and 0 <= value <= SEED_MAX:
+            return value
+    raise MaskGITError(f"seed must be a whole number in {SEED_RANGE}, got {seed!r}")
 
 
 def gumbel_noise(shape, generator, device):

@@ -21,6 +21,7 @@ import torch
 
 from .checkpoint import file_digest, load_checkpoint, weights_digests
 from .cli import add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
+from .decoding import check_seed
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .guided import Guide, GuideConfig
@@ -59,6 +60,8 @@ def parse(argv):
     args = p.parse_args(argv)
     if args.batch_size < 1:
         raise MaskGITError(f"--batch-size must be >= 1, got {args.batch_size}")
+    for seed in args.seeds or [args.seed]:
+        check_seed(seed)
     return args
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import MaskGITError
+from .images import uint8_to_unit, unit_to_model
 from .inception import InceptionPool3
 
 INCEPTION_FILE = "default_1.pt"
@@ -52,9 +53,9 @@ def to_inception_input(images):
     """uint8 (B, H, W, 3) or float (B, 3, H, W) in [0, 1] -> float (B, 3, 299, 299) in [-1, 1]."""
     x = torch.as_tensor(images)
     if x.dtype == torch.uint8:
-        x = x.permute(0, 3, 1, 2).float() / 255
+        x = uint8_to_unit(x)
     x = F.interpolate(x.float(), size=(299, 299), mode="bilinear", align_corners=False)
-    return x * 2 - 1
+    return unit_to_model(x)
 
 
 # precision="mixed" keeps the stem (the five convolutions and two max pools before the

@@ -3,8 +3,11 @@
   python -m maskgit.inpaint --image IMG --mask MASK --schedule cosine --sweet-spot 10 \\
       --total-iter 10 --seed 0 --out DIR
 
-MASK is 0 (black) where the hole is and 255 (white) where pixels are known, the same size
-as IMG. DIR gets step_NN.png (latent mask | prediction), result.png (decoded, the course's
+MASK is black (0) where the hole is and white (255) where pixels are known, the same size
+as IMG. Both files are turned upright by their EXIF orientation first, so a mask drawn on the
+picture as a viewer shows it lines up. IMG may be any size (its center square is resized to
+64x64) and any image mode (16-bit scaled to 8 bits, transparency put onto white).
+DIR gets step_NN.png (latent mask | prediction), result.png (decoded, the course's
 output), result_composited.png (known pixels pasted back), input_masked.png and
 decoding.gif. Nothing is written unless the whole run succeeds; step_NN.png files left in
 DIR by an earlier, longer run are removed, so the folder shows this run alone.
@@ -20,24 +23,35 @@ import warnings
 import numpy as np
 import torch
 
-from .decoding import FINAL_STEP, FINAL_STEP_HELP
+from .decoding import FINAL_STEP, FINAL_STEP_HELP, SEED_RANGE, check_seed
 from .errors import MaskGITError
-from .images import load_image, load_mask, save_rgb
+from .images import HOLE_MAX_GRAY, MAX_PIXELS, load_image, load_mask, save_rgb
 from .pipeline import FILLS, load
-from .render import save_gif, step_frame, to_uint8_image
+from .render import gif_bytes, step_frame, to_uint8_image
+
+
+MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
+LIMITS = f"""
+Limits: IMG and MASK hold at most {MAX_MEGAPIXELS} megapixels each (refused from the file's header,
+before decoding); mask gray levels 0..{HOLE_MAX_GRAY} are hole, {HOLE_MAX_GRAY + 1}..255 known; --seed is a
+whole number in {SEED_RANGE}. Bad input is one line on stderr, exit status 2, nothing written.
+"""
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--image", required=True)
-    p.add_argument("--mask", required=True, help="0 = hole, 255 = known, same size as --image")
+    p = argparse.ArgumentParser(description=__doc__ + LIMITS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--image", required=True, help=f"the face: up to {MAX_MEGAPIXELS} megapixels, any size and mode")
+    p.add_argument("--mask", required=True,
+                   help=f"0 = hole, 255 = known, same size as --image (as a viewer shows it); gray levels "
+                        f"0..{HOLE_MAX_GRAY} count as hole, {HOLE_MAX_GRAY + 1}..255 as known")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--schedule", default="cosine")
     p.add_argument("--sweet-spot", type=int, default=10)
     p.add_argument("--total-iter", type=int, default=10)
     p.add_argument("--choice-temperature", type=float, default=4.5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"a whole number in {SEED_RANGE}; the same seed, settings and device give the same result")
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
@@ -77,7 +91,8 @@ def _write_outputs(out_dir, frames, final, masked_input):
     try:
         for i, frame in enumerate(frames, 1):
             save_rgb(frame, os.path.join(tmp, f"step_{i:02d}.png"))
-        save_gif(frames, os.path.join(tmp, "decoding.gif"))
+        with open(os.path.join(tmp, "decoding.gif"), "wb") as f:  # warnings name where it ends up
+            f.write(gif_bytes(frames, name=os.path.join(out_dir, "decoding.gif")))
         save_rgb(to_uint8_image(final.image[0]), os.path.join(tmp, "result.png"))
         save_rgb(to_uint8_image(final.composite[0]), os.path.join(tmp, "result_composited.png"))
         save_rgb(masked_input, os.path.join(tmp, "input_masked.png"))
@@ -92,15 +107,20 @@ def _write_outputs(out_dir, frames, final, masked_input):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def print_warnings(caught):
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+
 def main(argv=None):
     args = parse(argv)
     try:
+        check_seed(args.seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             image, size = load_image(args.image)
             hole = load_mask(args.mask, size)
-        for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
+        print_warnings(caught)
         check_out_dir(args.out)  # load_mask has refused a mask without a hole
         model = load(args.checkpoints, device=args.device)
         frames, final = [], None
@@ -111,7 +131,10 @@ def main(argv=None):
             frames.append(step_frame(record))
             final = record
         masked_input = np.where(hole[..., None], np.uint8(128), image)
-        write_outputs(args.out, frames, final, masked_input)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            write_outputs(args.out, frames, final, masked_input)
+        print_warnings(caught)
     except MaskGITError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

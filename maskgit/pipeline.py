@@ -10,9 +10,10 @@ import os
 import warnings
 
 from .checkpoint import file_digest, load_checkpoint, save_checkpoint
-from .decoding import check_decode_settings, iterative_decode
+from .decoding import check_decode_settings, check_seed, iterative_decode
 from .errors import MaskGITError
 from .guided import Guide, GuideConfig
+from .images import model_to_unit, uint8_to_unit, unit_to_model
 from .masks import grow_token_hole, paste_back, pixel_to_token_hole, smooth_fill
 from .precision import bf16_is_fast
 from .transformer import BidirectionalTransformer, TransformerConfig
@@ -108,7 +109,7 @@ class MaskGIT:
         and bool holes (H, W) / (B, H, W)  ->  device tensors (B, 3, H, W), (B, H, W)."""
         images = torch.as_tensor(np.array(images) if isinstance(images, np.ndarray) else images)  # own copy
         if images.dtype == torch.uint8:
-            images = (images[None] if images.ndim == 3 else images).permute(0, 3, 1, 2).float() / 255
+            images = uint8_to_unit(images[None] if images.ndim == 3 else images)
         elif images.ndim == 3:
             images = images[None]
         holes = torch.as_tensor(np.array(holes) if isinstance(holes, np.ndarray) else holes).bool()
@@ -124,7 +125,7 @@ class MaskGIT:
     @torch.no_grad()
     def encode(self, images01):
         with self.autocast():
-            return self.vqgan.encode(images01 * 2 - 1).flatten(1)
+            return self.vqgan.encode(unit_to_model(images01)).flatten(1)
 
     @torch.no_grad()
     def decode(self, tokens, images=None, holes=None, decoder="tokens"):
@@ -133,8 +134,8 @@ class MaskGIT:
         with self.autocast():
             img = self.vqgan.decode(tokens.view(-1, self.grid, self.grid))
             if decoder == "guided":
-                img = self.guide(img.float(), images * 2 - 1, holes).float().clamp(-1, 1)
-        return (img + 1) / 2
+                img = self.guide(img.float(), unit_to_model(images), holes).float().clamp(-1, 1)
+        return model_to_unit(img)
 
     @torch.no_grad()
     def _logits(self, tokens):
@@ -162,12 +163,14 @@ class MaskGIT:
         face's tokens against 68% for gray.
         decoder: "guided" (the default when the model has a guide) redraws the image from the
         tokens and the known pixels; "tokens" from the tokens alone (the course's decoder).
+        seed: a whole number in 0..2**63-1 (decoding.check_seed); anything else is refused.
         """
         check_fill(fill)
         decoder = decoder or self.default_decoder
         check_decoder(decoder, self.guide is not None)
         for name in schedule if isinstance(schedule, (list, tuple)) else [schedule]:
             check_decode_settings(name, total_iter, sweet_spot, choice_temperature)
+        seed = check_seed(seed)
         images, holes = self.to_batch(images, holes)
         token_hole = grow_token_hole(pixel_to_token_hole(holes), grow_hole).flatten(1)
         if (token_hole.sum(1) == 0).any():
@@ -178,7 +181,7 @@ class MaskGIT:
             tokens = torch.as_tensor(tokens, device=self.device).long().reshape(len(images), -1)
             if tokens.shape[1] != self.grid ** 2:
                 raise MaskGITError(f"expected {self.grid}x{self.grid} tokens per image, got {tokens.shape[1]}")
-        generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        generator = torch.Generator(device=self.device).manual_seed(seed)
         shape = (-1, self.grid, self.grid)
         for s in iterative_decode(self._logits, tokens, token_hole,
                                   mask_token_id=self.transformer.config.mask_token_id,

@@ -1,8 +1,12 @@
 """Pictures of decoding steps: the latent token mask in colours, frames, strips and GIFs."""
 import io
+import warnings
 
 import numpy as np
+import torch
 from PIL import Image
+
+from .images import unit_to_uint8
 
 # Token states and their colours (RGB).
 KNOWN = (70, 70, 70)             # known from the start
@@ -26,8 +30,7 @@ def token_state_image(known, still_masked, newly_decided):
 
 def to_uint8_image(image01):
     """float (3, H, W) tensor/array in [0, 1] -> uint8 (H, W, 3)."""
-    arr = image01.detach().float().cpu().numpy() if hasattr(image01, "detach") else np.asarray(image01)
-    return (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
+    return unit_to_uint8(image01.float() if torch.is_tensor(image01) else image01)
 
 
 def enlarge(img_uint8, size=256):
@@ -48,10 +51,34 @@ def step_frame(record, index=0, size=256, composite=False):
     return side_by_side(enlarge(mask, size), enlarge(to_uint8_image(image[index]), size))
 
 
-def save_gif(frames, path_or_file=None, ms_per_frame=400, hold_last_ms=1500):
-    """uint8 frames -> animated GIF (bytes if no path); the last frame lingers."""
+def gif_bytes(frames, ms_per_frame=400, hold_last_ms=1500, name="GIF"):
+    """uint8 frames -> animated GIF file contents; the last frame lingers.
+
+    A GIF writer stores a frame that equals the one before it (once both are reduced to the
+    GIF's 256 colours) as that frame held longer, so a step that changed nothing on screen is
+    no frame of its own; the timing is kept, and a warning says how many frames were merged."""
     images = [Image.fromarray(f) for f in frames]
     durations = [ms_per_frame] * (len(images) - 1) + [hold_last_ms]
-    target = path_or_file if path_or_file is not None else io.BytesIO()
-    images[0].save(target, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-    return target.getvalue() if path_or_file is None else None
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    with Image.open(buffer) as gif:
+        merged = len(images) - gif.n_frames
+    if merged:
+        warnings.warn(f"{name}: {merged} of {len(images)} frames equal the frame before them in the GIF's "
+                      "256 colours and are shown as that frame held longer", stacklevel=3)
+    return buffer.getvalue()
+
+
+def save_gif(frames, path_or_file=None, ms_per_frame=400, hold_last_ms=1500):
+    """uint8 frames -> animated GIF written to a path or file object (bytes if neither);
+    see gif_bytes."""
+    name = "GIF" if path_or_file is None or hasattr(path_or_file, "write") else str(path_or_file)
+    data = gif_bytes(frames, ms_per_frame, hold_last_ms, name=name)
+    if path_or_file is None:
+        return data
+    if hasattr(path_or_file, "write"):
+        path_or_file.write(data)
+    else:
+        with open(path_or_file, "wb") as f:
+            f.write(data)
+    return None

@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from .checkpoint import atomic_write_bytes
+from .images import uint8_to_unit, unit_to_uint8
 from .masks import paste_back
 
 
@@ -43,11 +44,6 @@ class DecodeSettings:
 
     def pipeline_kwargs(self):
         return {k: v for k, v in asdict(self).items() if k != "batch_size"}
-
-
-def to_uint8(images01):
-    """float (B, 3, H, W) in [0, 1] -> uint8 (B, H, W, 3) numpy."""
-    return (images01.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
 
 
 def image_set_digest(masked, holes):
@@ -99,8 +95,8 @@ def decode_set(model, tokens, masked, holes, decoder, batch_size=64):
     for i in range(0, len(tokens), batch_size):
         images, hole = model.to_batch(masked[i:i + batch_size], holes[i:i + batch_size])
         image = model.decode(tokens[i:i + batch_size].to(model.device), images, hole, decoder)
-        decoded.append(to_uint8(image))
-        composited.append(to_uint8(paste_back(image, images, hole)))
+        decoded.append(unit_to_uint8(image))
+        composited.append(unit_to_uint8(paste_back(image, images, hole)))
     return np.concatenate(decoded), np.concatenate(composited)
 
 
@@ -108,8 +104,8 @@ def reconstruct_set(model, truth, batch_size=64):
     """The tokenizer's reconstructions (uint8) of uint8 faces (N, H, W, 3)."""
     out = []
     for i in range(0, len(truth), batch_size):
-        x = torch.from_numpy(truth[i:i + batch_size]).permute(0, 3, 1, 2).float().to(model.device) / 255
-        out.append(to_uint8(model.decode(model.encode(x))))
+        x = uint8_to_unit(truth[i:i + batch_size]).to(model.device)
+        out.append(unit_to_uint8(model.decode(model.encode(x))))
     return np.concatenate(out)
 
 

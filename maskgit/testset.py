@@ -5,7 +5,7 @@ import numpy as np
 
 from .errors import MaskGITError
 from .data import load_image_folder
-from .images import load_image, mask_to_model_hole, _open
+from .images import load_image, mask_to_model_hole, open_image
 from .masks import validation_holes
 
 
@@ -26,7 +26,7 @@ def load_test_folder(test_dir, limit=None):
         gt, size = load_image(os.path.join(test_dir, "gt", name))
         img, _ = load_image(os.path.join(test_dir, "masked_image", name))
         mask_path = os.path.join(test_dir, "mask64", mask_name)
-        hole = mask_to_model_hole(_open(mask_path, "mask"))
+        hole = mask_to_model_hole(open_image(mask_path, "mask"))
         masked.append(img); truth.append(gt); holes.append(hole)
     return np.stack(masked), np.stack(truth), np.stack(holes), names
 

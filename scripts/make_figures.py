@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from maskgit import encoder_view, load
+from maskgit.images import uint8_to_unit
 from maskgit.masks import random_walk_hole
 from maskgit.render import enlarge, to_uint8_image, token_state_image
 
@@ -60,7 +61,7 @@ def hole_fill_figure(model, out, n=3):
         hole = random_walk_hole(np.random.default_rng(20 + i), steps=140)
         row = [enlarge(face, 128)]
         for fill in ("gray", "smooth"):
-            x = torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255
+            x = uint8_to_unit(face)[None]
             view = encoder_view(x, torch.from_numpy(hole)[None], fill)[0]
             decoded = model.inpaint(face, hole, seed=0, fill=fill).image[0]
             row += [enlarge(to_uint8_image(view), 128), enlarge(to_uint8_image(decoded), 128)]

@@ -1,5 +1,6 @@
 import json
 import os
+import time
 
 import pytest
 import torch
@@ -138,3 +139,35 @@ def test_extracting_from_an_identical_file_is_refused(tmp_path):
         changed_main(["extract", str(tmp_path / "a.safetensors"), str(tmp_path / "a.safetensors"),
                       str(tmp_path / "out.safetensors")])
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_a_config_asking_for_a_huge_model_is_refused_before_it_is_built(tmp_path):
+    vq, tr = small_pair()
+    MaskGIT(vq, tr).save(tmp_path)
+    meta = json.loads((tmp_path / "transformer.json").read_text())
+    meta["config"]["dim"] = 65536  # ~100 GB of weights, beside the real small ones
+    (tmp_path / "transformer.json").write_text(json.dumps(meta))
+    built_on = []
+
+    class Watched(BidirectionalTransformer):
+        def __init__(self, config):
+            built_on.append(torch.empty(0).device.type)
+            if built_on[-1] != "meta":
+                raise RuntimeError("the model was built in memory before its shapes were checked")
+            super().__init__(config)
+
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match="transformer.safetensors does not match its config: shape mismatch") as e:
+        load_checkpoint(tmp_path, "transformer", "transformer", Watched, TransformerConfig)
+    assert built_on == ["meta"] and "\n" not in str(e.value)
+    with pytest.raises(CheckpointError, match="does not match its config"):
+        load(tmp_path)  # the public path, unwatched
+    assert time.perf_counter() - start < 3
+
+
+def test_the_header_check_reads_every_stored_shape(tmp_path):
+    from maskgit.checkpoint import read_shapes
+    vq, tr = small_pair()
+    MaskGIT(vq, tr).save(tmp_path)
+    shapes = read_shapes(tmp_path / "transformer.safetensors")
+    assert shapes == {k: tuple(v.shape) for k, v in tr.state_dict().items()}

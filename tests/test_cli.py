@@ -9,6 +9,7 @@ from PIL import Image
 
 from conftest import ROOT
 from maskgit.inpaint import main as inpaint_main
+from test_images import blank_png
 
 
 def write(path, array):
@@ -59,6 +60,9 @@ def test_command_line_entry_point(files):
     ("sweet_spot", "sweet spot"),
     ("schedule", "unknown schedule"),
     ("checkpoint", "checkpoint"),
+    ("seed_beyond_64_bits", "seed must be a whole number in 0..2**63-1, got 18446744073709551616"),
+    ("seed_below_64_bits", "seed must be a whole number in 0..2**63-1, got -9223372036854775809"),
+    ("too_many_pixels", "image is 8000x8000 (64 megapixels), over the limit of 40 megapixels"),
 ])
 def test_bad_input_is_refused_and_writes_nothing(files, capsys, case, expected):
     tmp = files["tmp"]
@@ -76,6 +80,13 @@ def test_bad_input_is_refused_and_writes_nothing(files, capsys, case, expected):
         extra = ["--sweet-spot", "11", "--total-iter", "10"]
     elif case == "schedule":
         extra = ["--schedule", "zigzag"]
+    elif case == "seed_beyond_64_bits":
+        extra = ["--seed", "18446744073709551616"]
+    elif case == "seed_below_64_bits":
+        extra = ["--seed", "-9223372036854775809"]
+    elif case == "too_many_pixels":
+        (tmp / "huge.png").write_bytes(blank_png(8000, 8000))
+        files["image"] = str(tmp / "huge.png")
     if case == "checkpoint":
         code = inpaint_main(["--image", files["image"], "--mask", files["mask"], "--out", str(tmp / "out"),
                              "--checkpoints", str(tmp / "no-checkpoints"), "--device", "cpu"])
@@ -150,3 +161,41 @@ def test_a_parent_that_cannot_be_written_is_refused_before_any_model_work(files,
     monkeypatch.setattr("maskgit.inpaint.load", lambda *a, **k: pytest.fail("the model was loaded"))
     assert run(files) == 2
     assert f"cannot write into {files['tmp']}" in capsys.readouterr().err
+
+
+def test_help_states_the_limits_and_the_mask_rule(capsys):
+    with pytest.raises(SystemExit):
+        inpaint_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "at most 40 megapixels" in text and "0..2**63-1" in text
+    assert "gray levels 0..127 count as hole, 128..255 as known" in text and "EXIF orientation" in text
+
+
+def test_a_palette_gif_is_named_by_its_mode_and_closed(tmp_path, capsys, face):
+    from PIL import Image as PILImage
+    frames = [PILImage.fromarray(face).convert("P"), PILImage.fromarray(face[::-1]).convert("P")]
+    frames[0].save(tmp_path / "face.gif", save_all=True, append_images=frames[1:])
+    mask = np.full((64, 64), 255, np.uint8)
+    mask[16:40, 20:44] = 0
+    code = inpaint_main(["--image", str(tmp_path / "face.gif"), "--mask", write(tmp_path / "m.png", mask),
+                         "--out", str(tmp_path / "o"), "--checkpoints", os.path.join(ROOT, "checkpoints"),
+                         "--total-iter", "2", "--sweet-spot", "2", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "converted from P to RGB" in err and "only the first is used" in err
+    assert "RGBA" not in err and "unclosed file" not in err
+
+
+def test_steps_that_change_nothing_on_screen_are_counted_in_the_gif_warning(tmp_path, capsys, face):
+    mask = np.full((64, 64), 255, np.uint8)
+    mask[20:24, 20:24] = 0  # one token: decided at one step, the other steps look alike
+    code = inpaint_main(["--image", write(tmp_path / "f.png", face), "--mask", write(tmp_path / "m.png", mask),
+                         "--out", str(tmp_path / "o"), "--checkpoints", os.path.join(ROOT, "checkpoints"),
+                         "--total-iter", "4", "--sweet-spot", "4", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert len(list((tmp_path / "o").glob("step_*.png"))) == 4
+    with Image.open(tmp_path / "o" / "decoding.gif") as gif:
+        shown = gif.n_frames
+    assert shown < 4
+    assert f"decoding.gif: {4 - shown} of 4 frames equal the frame before them" in err

@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
-from maskgit.decoding import iterative_decode
+from maskgit.decoding import check_seed, iterative_decode
 from maskgit.errors import MaskGITError
 from maskgit.schedules import get_schedule, tokens_still_masked
 from maskgit.transformer import BidirectionalTransformer, TransformerConfig
@@ -147,3 +148,28 @@ def test_final_step_mode_takes_the_most_likely_tokens_at_the_last_step_only(mode
     assert torch.equal(early[0].tokens, early[1].tokens)
     with pytest.raises(MaskGITError, match="final_step"):
         run(model, tokens, hole, total_iter=5, final_step="greedy")
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2 ** 63 - 1, np.int64(5)])
+def test_seeds_in_range_are_accepted(seed):
+    assert check_seed(seed) == int(seed)
+    torch.Generator().manual_seed(check_seed(seed))
+
+
+@pytest.mark.parametrize("seed", [2 ** 64, -(2 ** 63) - 1, 2 ** 63, -1, 2.5, 3.0, "7", None, True])
+def test_seeds_out_of_range_or_not_whole_are_one_line_errors(seed):
+    with pytest.raises(MaskGITError, match=r"seed must be a whole number in 0\.\.2\*\*63-1") as e:
+        check_seed(seed)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("seed", [18446744073709551616, -9223372036854775809, 1.5])
+def test_the_pipeline_refuses_a_bad_seed_before_any_work(seed):
+    from maskgit import MaskGIT, VQGAN, VQGANConfig
+    torch.manual_seed(0)
+    model = MaskGIT(VQGAN(VQGANConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3))),
+                    BidirectionalTransformer(TransformerConfig(vocab_size=27, dim=16, n_layers=1, n_heads=2)),
+                    device="cpu", bf16=False)
+    image, hole = np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), bool)
+    with pytest.raises(MaskGITError, match="seed must be a whole number"):
+        model.inpaint(image, hole, seed=seed, total_iter=2, sweet_spot=2)

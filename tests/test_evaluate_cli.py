@@ -183,3 +183,12 @@ def test_bench_tables_score_every_decoder_and_resume_a_killed_report(test_dir, g
     assert bench_main(common + ["--schedules", "cosine", "--seed", "3"]) == 2
     assert "other settings" in capsys.readouterr().err
     assert os.path.exists(os.path.join(out, "schedules.png"))
+
+
+@pytest.mark.parametrize("seed", ["18446744073709551616", "-1"])
+def test_seeds_out_of_range_are_refused_before_anything_is_written(test_dir, tmp_path, capsys, seed):
+    assert evaluate.main(["--test-dir", test_dir, "--checkpoints", CHECKPOINTS, *QUICK, "--seed", seed]) == 2
+    assert "2**63-1" in capsys.readouterr().err
+    out = tmp_path / "report"
+    assert bench_main(["fid", "--test-dir", test_dir, "--checkpoints", CHECKPOINTS, "--out", str(out), "--seed", seed]) == 2
+    assert not out.exists()

@@ -10,6 +10,7 @@ import os
 import time
 
 from ..cli import add_decoding_flags, add_model_flags, reports_errors
+from ..decoding import check_seed
 from ..fid import FID_PRECISIONS
 from ..pipeline import DECODERS
 from ..runtime import reuse_freed_memory
@@ -58,6 +59,7 @@ def main(argv=None):
     args = parse(argv)
     start = time.time()
     if args.what == "fid":
+        check_seed(args.seed)  # before a report is written
         reuse_freed_memory()  # a batch job: Inception's large activations are reused, not re-faulted
         results = FIDTables(args).run()
         if args.out:
