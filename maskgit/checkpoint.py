@@ -147,34 +147,6 @@ def load_checkpoint(folder, name, kind, model_cls, config_cls):
     return model, meta.get("info", {})
 
 
-def changed_tensors(base, tuned):
-    """The tensors of `tuned` that differ from `base` (same names and shapes required): what a
-    run that froze part of a model (the tokenizer's encoder, say) needs to send back."""
-    if set(base) != set(tuned):
-        odd = sorted(set(base) ^ set(tuned))
-        raise CheckpointError(f"the two weight sets name different tensors: {odd[:3]}")
-    shapes = [k for k in base if base[k].shape != tuned[k].shape]
-    if shapes:
-        raise CheckpointError(f"the two weight sets differ in shape at {shapes[:3]}")
-    return {k: v for k, v in tuned.items() if not _same_bits(v, base[k].to(v.dtype))}
-
-
-def _same_bits(a, b):
-    # bitwise, not by value: -0.0 == 0.0, and a rebuilt file must be identical byte for byte
-    return torch.equal(a.contiguous().reshape(-1).view(torch.uint8), b.contiguous().reshape(-1).view(torch.uint8))
-
-
-def apply_changed_tensors(base, changed):
-    """`base` with the tensors of `changed` put in: the inverse of changed_tensors."""
-    unknown = sorted(set(changed) - set(base))
-    if unknown:
-        raise CheckpointError(f"changed tensors that the base does not have: {unknown[:3]}")
-    shapes = [k for k in changed if changed[k].shape != base[k].shape]
-    if shapes:
-        raise CheckpointError(f"changed tensors of another shape than the base's: {shapes[:3]}")
-    return {**base, **changed}
-
-
 def tokens_digest(folder, name):
     """Names a tokenizer by what decides its tokens: the encoder's stored weights and the FSQ
     levels. A decoder tuned with the encoder frozen (`train.py vqgan --decoder-only`) keeps it."""

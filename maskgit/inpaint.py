@@ -21,7 +21,6 @@ import tempfile
 import warnings
 
 import numpy as np
-import torch
 
 from .decoding import FINAL_STEP, FINAL_STEP_HELP, SEED_RANGE, check_seed
 from .errors import MaskGITError

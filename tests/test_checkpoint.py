@@ -1,5 +1,4 @@
 import json
-import os
 import time
 
 import pytest
@@ -95,50 +94,6 @@ def test_sequence_length_must_match_the_token_grid():
     with pytest.raises(Exception, match="sequence length .64. does not match the tokenizer's 16x16"):
         MaskGIT(vq, shorter)
     MaskGIT(vq, BidirectionalTransformer(TransformerConfig(n_tokens=256, **SMALL_TR)))  # the right one loads
-
-
-def test_changed_tensors_round_trip_through_the_script(tmp_path):
-    """A decoder-only run sends back only the decoder; base + those tensors rebuilds the file."""
-    from maskgit.checkpoint import read_tensors, save_tensors
-    from scripts.changed_tensors import main as changed_main
-    torch.manual_seed(0)
-    base = FSQAutoencoder(TokenizerConfig(channels=(8, 16), res_blocks=1)).state_dict()
-    tuned = {k: (v + 0.5 if k.startswith("decoder.") else v.clone()) for k, v in base.items()}
-    save_tensors(base, tmp_path / "base.safetensors", torch.float16)
-    save_tensors(tuned, tmp_path / "tuned.safetensors", torch.float16)
-    changed_main(["extract", str(tmp_path / "base.safetensors"), str(tmp_path / "tuned.safetensors"),
-                  str(tmp_path / "changed.safetensors")])
-    changed = read_tensors(tmp_path / "changed.safetensors")
-    assert changed and all(k.startswith("decoder.") for k in changed)
-    assert len(changed) == sum(k.startswith("decoder.") for k in base)
-    changed_main(["apply", str(tmp_path / "base.safetensors"), str(tmp_path / "changed.safetensors"),
-                  str(tmp_path / "full.safetensors")])
-    assert (tmp_path / "full.safetensors").read_bytes() == (tmp_path / "tuned.safetensors").read_bytes()
-
-
-def test_changed_tensors_refuse_other_models():
-    from maskgit.checkpoint import apply_changed_tensors, changed_tensors
-    a = {"w": torch.zeros(2, 3)}
-    with pytest.raises(CheckpointError, match="different tensors"):
-        changed_tensors(a, {"v": torch.zeros(2, 3)})
-    with pytest.raises(CheckpointError, match="shape"):
-        changed_tensors(a, {"w": torch.zeros(3, 2)})
-    with pytest.raises(CheckpointError, match="does not have"):
-        apply_changed_tensors(a, {"v": torch.zeros(2, 3)})
-    with pytest.raises(CheckpointError, match="shape"):
-        apply_changed_tensors(a, {"w": torch.zeros(3)})
-    assert changed_tensors(a, {"w": torch.zeros(2, 3)}) == {}
-    assert list(changed_tensors(a, {"w": -torch.zeros(2, 3)})) == ["w"]  # same value, other bits
-
-
-def test_extracting_from_an_identical_file_is_refused(tmp_path):
-    from maskgit.checkpoint import save_tensors
-    from scripts.changed_tensors import main as changed_main
-    save_tensors({"w": torch.ones(2)}, tmp_path / "a.safetensors")
-    with pytest.raises(SystemExit, match="same tensors"):
-        changed_main(["extract", str(tmp_path / "a.safetensors"), str(tmp_path / "a.safetensors"),
-                      str(tmp_path / "out.safetensors")])
-    assert not (tmp_path / "out.safetensors").exists()
 
 
 def test_a_config_asking_for_a_huge_model_is_refused_before_it_is_built(tmp_path):
