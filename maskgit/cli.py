@@ -4,7 +4,7 @@ import functools
 import os
 import sys
 
-from .decoding import FINAL_STEP, FINAL_STEP_HELP, ORDERS
+from .decoding import FINAL_STEP, FINAL_STEP_HELP, ORDERS, SEED_RANGE
 from .errors import MaskGITError
 from .pipeline import DECODERS, FILLS
 from .schedules import SCHEDULES
@@ -37,7 +37,8 @@ def add_decoding_flags(p, schedule=True):
     p.add_argument("--total-iter", type=int, default=10, help="the schedule's length")
     p.add_argument("--choice-temperature", type=float, default=4.5,
                    help="Gumbel noise on the choice of tokens to keep, scaled by (1 - progress)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"a whole number in {SEED_RANGE}; the same seed, settings and device give the same result")
     p.add_argument("--fill", default=FILLS[0], choices=FILLS,
                    help="what the encoder sees in the hole (gray = the course's behaviour)")
     p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP, help=FINAL_STEP_HELP)

@@ -22,10 +22,12 @@ import warnings
 
 import numpy as np
 
-from .decoding import FINAL_STEP, FINAL_STEP_HELP, SEED_RANGE, check_seed
+from .cli import add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
+from .decoding import SEED_RANGE, check_seed
 from .errors import MaskGITError
 from .images import HOLE_MAX_GRAY, MAX_PIXELS, load_image, load_mask, save_rgb
-from .pipeline import FILLS, load
+from .pipeline import load
+from .scoring import DecodeSettings
 from .render import gif_bytes, step_frame, to_uint8_image
 
 
@@ -38,24 +40,16 @@ whole number in {SEED_RANGE}. Bad input is one line on stderr, exit status 2, no
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(description=__doc__ + LIMITS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="maskgit-inpaint", description=__doc__ + LIMITS,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image", required=True, help=f"the face: up to {MAX_MEGAPIXELS} megapixels, any size and mode")
     p.add_argument("--mask", required=True,
                    help=f"0 = hole, 255 = known, same size as --image (as a viewer shows it); gray levels "
                         f"0..{HOLE_MAX_GRAY} count as hole, {HOLE_MAX_GRAY + 1}..255 as known")
     p.add_argument("--out", required=True, help="output folder (created)")
-    p.add_argument("--checkpoints", default="checkpoints")
-    p.add_argument("--schedule", default="cosine")
-    p.add_argument("--sweet-spot", type=int, default=10)
-    p.add_argument("--total-iter", type=int, default=10)
-    p.add_argument("--choice-temperature", type=float, default=4.5)
-    p.add_argument("--seed", type=int, default=0,
-                   help=f"a whole number in {SEED_RANGE}; the same seed, settings and device give the same result")
-    p.add_argument("--fill", default=FILLS[0], choices=FILLS,
-                   help="what the encoder sees in the hole (gray = the course's behaviour)")
-    p.add_argument("--final-step", default=FINAL_STEP[0], choices=FINAL_STEP,
-                   help=FINAL_STEP_HELP)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_model_flags(p)
+    add_decoding_flags(p)
+    add_decoder_flag(p)
     return p.parse_args(argv)
 
 
@@ -111,34 +105,28 @@ def print_warnings(caught):
         print(f"warning: {w.message}", file=sys.stderr)
 
 
+@reports_errors
 def main(argv=None):
     args = parse(argv)
-    try:
-        check_seed(args.seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            image, size = load_image(args.image)
-            hole = load_mask(args.mask, size)
-        print_warnings(caught)
-        check_out_dir(args.out)  # load_mask has refused a mask without a hole
-        model = load(args.checkpoints, device=args.device)
-        frames, final = [], None
-        for record in model.inpaint_steps(image, hole, schedule=args.schedule, sweet_spot=args.sweet_spot,
-                                          total_iter=args.total_iter, seed=args.seed,
-                                          choice_temperature=args.choice_temperature, fill=args.fill,
-                                          final_step=args.final_step):
-            frames.append(step_frame(record))
-            final = record
-        masked_input = np.where(hole[..., None], np.uint8(128), image)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            write_outputs(args.out, frames, final, masked_input)
-        print_warnings(caught)
-    except MaskGITError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    check_seed(args.seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image, size = load_image(args.image)
+        hole = load_mask(args.mask, size)
+    print_warnings(caught)
+    check_out_dir(args.out)  # load_mask has refused a mask without a hole
+    model = load(args.checkpoints, device=args.device)
+    settings = DecodeSettings.from_args(args).pipeline_kwargs()
+    frames, final = [], None
+    for record in model.inpaint_steps(image, hole, decoder=args.decoder, **settings):
+        frames.append(step_frame(record))
+        final = record
+    masked_input = np.where(hole[..., None], np.uint8(128), image)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_outputs(args.out, frames, final, masked_input)
+    print_warnings(caught)
     print(f"wrote {len(frames)} steps and the result to {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

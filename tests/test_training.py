@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from maskgit.training import cli as train
-from conftest import load_script
 from maskgit import load
 from maskgit.checkpoint import file_digest, read_tensors
 
@@ -234,31 +233,21 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
     assert "image folder not found" in capsys.readouterr().err
 
 
-def test_compare_tokenizers_scores_each_and_names_their_tokens(vq_run, tiny_data_root, monkeypatch, capsys):
-    script = load_script("compare_tokenizers")
-    monkeypatch.setattr(script, "fid", mean_abs_difference)
-    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
-                                     vq_run, f"{vq_run}:vqgan_pregan"])
-    script.main()
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert [r["tokenizer"] for r in rows] == [vq_run, f"{vq_run}:vqgan_pregan"]
-    assert rows[0]["tokens"] == rows[1]["tokens"]  # phase B kept the encoder
+def test_evaluate_scores_a_runs_tokenizers_on_val_faces(vq_run, tiny_data_root, monkeypatch, capsys):
+    from maskgit import evaluate
+    from maskgit.checkpoint import tokens_digest
+    monkeypatch.setattr(evaluate, "fid", mean_abs_difference)
+    rows = []
+    for name in ("vqgan", "vqgan_pregan"):
+        assert evaluate.main(["--val-dir", os.path.join(tiny_data_root, "val"), "--limit", "4", "--checkpoints",
+                              vq_run, "--recon", "--tokenizer-name", name, "--json", "--device", "cpu"]) == 0
+        rows.append(json.loads(capsys.readouterr().out.splitlines()[-1]))
+    assert tokens_digest(vq_run, "vqgan") == tokens_digest(vq_run, "vqgan_pregan")  # phase B kept the encoder
     assert rows[0]["n_images"] == 4 and all(r["psnr"] > 5 and r["fid"] > 0 for r in rows)
     assert rows[0]["psnr"] != rows[1]["psnr"]  # the decoders differ
-    # a run's saved state scores too: the last step's weights are those exported at its end
-    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
-                                     f"{vq_run}@model"])
-    script.main()
-    row = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert row["tokens"] == rows[0]["tokens"] and row["step"] == json.load(open(os.path.join(vq_run, "state.json")))["info"]["step"]
-    assert abs(row["psnr"] - rows[0]["psnr"]) < 0.2  # fp32 state against the fp16 export
-    # a state without an average, another part of the state, or a typo: refused before any scoring
-    for bad, named in ((f"{vq_run}@ema", "no saved state with 'ema'"), (f"{vq_run}@opt", "RUN@model or RUN@ema"),
-                       (f"{vq_run}x@model", "no saved state")):
-        monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, vq_run, bad])
-        assert script.main() == 2
-        out = capsys.readouterr()
-        assert named in out.err and "{" not in out.out
+    assert evaluate.main(["--val-dir", os.path.join(tiny_data_root, "val"), "--checkpoints", vq_run, "--recon",
+                          "--tokenizer-name", "vqgan_nope", "--device", "cpu"]) == 2
+    assert "vqgan_nope" in capsys.readouterr().err
 
 
 def test_regularised_gan_tunes_the_decoder_and_logs_the_discriminator(vq_run, tiny_data_root, tmp_path):
@@ -461,16 +450,6 @@ def test_ema_exports_the_average_and_resumes_it(vq_run, tiny_data_root, tmp_path
     assert all(torch.allclose(raw[k], last[k], atol=1e-3) for k in last)
     from maskgit.checkpoint import tokens_digest
     assert tokens_digest(out, "vqgan") == tokens_digest(out, "vqgan_raw") == tokens_digest(vq_run, "vqgan")
-    # compare_tokenizers scores the state's average as the export would be
-    script = load_script("compare_tokenizers")
-    monkeypatch.setattr(script, "fid", mean_abs_difference)
-    monkeypatch.setattr("sys.argv", ["compare_tokenizers.py", "--data-root", tiny_data_root, "--limit", "4",
-                                     out, f"{out}@ema"])
-    capsys.readouterr()  # the training's own output
-    script.main()
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert rows[1]["tokens"] == rows[0]["tokens"] and rows[1]["step"] == 1
-    assert rows[1]["psnr"] == rows[0]["psnr"] and rows[1]["fid"] == rows[0]["fid"]
     # the resume carries the average on: the next step halves the distance again
     assert tune(2, "--ema", "0.5") == 0
     again, last2 = decoders()
