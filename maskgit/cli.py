@@ -1,5 +1,6 @@
 """What the command-line tools share: flag groups, where the checkpoints are, and the one
 way a tool reports bad input (a one-line message on stderr, exit status 2)."""
+import argparse
 import functools
 import os
 import sys
@@ -10,6 +11,13 @@ from .pipeline import DECODERS, FILLS
 from .schedules import SCHEDULES
 
 CHECKPOINTS_ENV = "MASKGIT_CHECKPOINTS"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the tools' one-line errors: "error: ... (see --help)", exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
 def default_checkpoints():

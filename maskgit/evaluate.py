@@ -20,7 +20,7 @@ import time
 import torch
 
 from .checkpoint import file_digest, load_checkpoint, weights_digests
-from .cli import add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
+from .cli import ArgumentParser, add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
 from .decoding import check_seed
 from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
@@ -33,7 +33,7 @@ from .testset import load_test_folder, load_val_folder
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="maskgit-evaluate", description=__doc__,
+    p = ArgumentParser(prog="maskgit-evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--test-dir", help="a test folder: masked_image/, mask64/ and gt/")
@@ -87,10 +87,9 @@ def load_model(args):
 
 
 def score_reconstruction(args, truth, result):
-    model = load(args.checkpoints, device=resolve_device(args.device), guide=False)
-    model.vqgan = load_vqgan(args.checkpoints, args.tokenizer_name).to(model.device).eval()
+    tokenizer = load_vqgan(args.checkpoints, args.tokenizer_name).to(resolve_device(args.device)).eval()
     result["weights"] = {"vqgan": file_digest(os.path.join(args.checkpoints, f"{args.tokenizer_name}.safetensors"))}
-    recon = reconstruct_set(model, truth, args.batch_size)
+    recon = reconstruct_set(tokenizer, truth, args.batch_size)
     result.update(mode="recon", psnr=psnr_uint8(recon, truth))
     return {"fid": recon}
 

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .cli import add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
+from .cli import ArgumentParser, add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
 from .decoding import SEED_RANGE, check_seed
 from .errors import MaskGITError
 from .images import HOLE_MAX_GRAY, MAX_PIXELS, load_image, load_mask, save_rgb
@@ -40,7 +40,7 @@ whole number in {SEED_RANGE}. Bad input is one line on stderr, exit status 2, no
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="maskgit-inpaint", description=__doc__ + LIMITS,
+    p = ArgumentParser(prog="maskgit-inpaint", description=__doc__ + LIMITS,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image", required=True, help=f"the face: up to {MAX_MEGAPIXELS} megapixels, any size and mode")
     p.add_argument("--mask", required=True,

@@ -17,7 +17,8 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from .checkpoint import atomic_write_bytes
-from .images import uint8_to_unit, unit_to_uint8
+from .images import model_to_unit, uint8_to_unit, unit_to_model, unit_to_uint8
+from .precision import autocast
 from .masks import paste_back
 
 
@@ -100,12 +101,16 @@ def decode_set(model, tokens, masked, holes, decoder, batch_size=64):
     return np.concatenate(decoded), np.concatenate(composited)
 
 
-def reconstruct_set(model, truth, batch_size=64):
+@torch.no_grad()
+def reconstruct_set(tokenizer, truth, batch_size=64):
     """The tokenizer's reconstructions (uint8) of uint8 faces (N, H, W, 3)."""
+    device = next(tokenizer.parameters()).device
     out = []
     for i in range(0, len(truth), batch_size):
-        x = uint8_to_unit(truth[i:i + batch_size]).to(model.device)
-        out.append(unit_to_uint8(model.decode(model.encode(x))))
+        x = unit_to_model(uint8_to_unit(truth[i:i + batch_size]).to(device))
+        with autocast(device):
+            recon = tokenizer.decode(tokenizer.encode(x))
+        out.append(unit_to_uint8(model_to_unit(recon.float())))
     return np.concatenate(out)
 
 

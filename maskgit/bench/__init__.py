@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from ..cli import add_decoding_flags, add_model_flags, reports_errors
+from ..cli import ArgumentParser, add_decoding_flags, add_model_flags, reports_errors
 from ..decoding import check_seed
 from ..fid import FID_PRECISIONS
 from ..pipeline import DECODERS
@@ -43,7 +43,7 @@ def fid_flags(f):
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="maskgit-bench", description=__doc__,
+    p = ArgumentParser(prog="maskgit-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     fid_flags(sub.add_parser("fid", help="the course's FID tables on a test folder"))

@@ -69,7 +69,7 @@ class FIDTables:
 
     def reference_rows(self):
         rows = {"gray_fill": lambda: self.masked, "opencv_telea": lambda: telea(self.masked, self.holes),
-                "tokenizer_reconstruction": lambda: reconstruct_set(self.model, self.truth, self.settings.batch_size)}
+                "tokenizer_reconstruction": lambda: reconstruct_set(self.model.vqgan, self.truth, self.settings.batch_size)}
         for name, make in rows.items():
             if not self.report.has("reference", name):
                 images = make()

@@ -13,7 +13,7 @@ final weights there (e.g. checkpoints/).
 """
 import argparse
 
-from ..cli import reports_errors
+from ..cli import ArgumentParser, reports_errors
 
 
 def common_flags(p):
@@ -38,7 +38,7 @@ def common_flags(p):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="stage", required=True)
 
     vq = sub.add_parser("vqgan", help="stage 1: the image tokenizer")

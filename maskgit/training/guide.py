@@ -104,6 +104,7 @@ def cached_pairs(cfg, vqgan, split, device, limit):
     truth = load_image_folder(os.path.join(cfg.data_root, split), limit=limit,
                               distinct=cfg.distinct and split == "train")
     recon = reconstruct(vqgan, truth, device)
+    os.makedirs(cfg.out, exist_ok=True)  # only now: a refused run leaves nothing behind
     save_tensors({"truth": truth, "recon": recon, "key": torch.tensor(list(key.encode()), dtype=torch.uint8)}, path)
     return truth, recon
 
@@ -179,7 +180,6 @@ def train_guide(cfg: GuideTrainConfig):
             gan.load(parts, info)
         step, elapsed = info["step"], info["elapsed"]
         cfg.extra["disc_from"] = info.get("disc_from", cfg.extra.get("disc_from"))
-    os.makedirs(cfg.out, exist_ok=True)
     truth, recon = cached_pairs(cfg, vqgan, "train", device, cfg.limit)
     val_truth, val_recon = cached_pairs(cfg, vqgan, "val", device, cfg.val_limit)
     val = (val_truth, val_recon, torch.from_numpy(validation_holes(len(val_truth), seed=1)))

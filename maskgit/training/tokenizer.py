@@ -188,6 +188,9 @@ class TokenizerRun:
             self.ddp.broadcast_module(self.gan.disc)
         self.start_average(saved_ema)
         torch.manual_seed(cfg.seed + self.ddp.rank)  # from here on each rank draws its own augmentations
+        self.train_images = load_image_folder(os.path.join(cfg.data_root, "train"), limit=cfg.limit,
+                                              distinct=cfg.distinct)
+        self.val_images = load_image_folder(os.path.join(cfg.data_root, "val"), limit=cfg.val_limit)
         os.makedirs(cfg.out, exist_ok=True)  # after every check and load: a refused run leaves nothing behind
 
     def resume(self, state):
@@ -235,9 +238,6 @@ class TokenizerRun:
     # -- the loop ------------------------------------------------------------------------
     def run(self):
         cfg, ddp = self.cfg, self.ddp
-        self.train_images = load_image_folder(os.path.join(cfg.data_root, "train"), limit=cfg.limit,
-                                              distinct=cfg.distinct)
-        self.val_images = load_image_folder(os.path.join(cfg.data_root, "val"), limit=cfg.val_limit)
         if ddp.device.type == "cuda":
             self.train_images = self.train_images.to(ddp.device)
         self.steps_per_epoch = max(1, len(self.train_images) // (cfg.batch_size * ddp.world))

@@ -77,6 +77,7 @@ def cached_tokens(cfg, device):
     train = encode_folder(vqgan, os.path.join(cfg.data_root, "train"), device, True, cfg.limit,
                          distinct=cfg.distinct)
     val = encode_folder(vqgan, os.path.join(cfg.data_root, "val"), device, False, cfg.val_limit)
+    os.makedirs(cfg.out, exist_ok=True)  # only now: a refused run leaves nothing behind
     save_tensors({"train": train, "val": val}, path)
     return train.long(), val.long(), key
 
@@ -290,7 +291,6 @@ class TransformerRun:
 def train_transformer(cfg: TransformerTrainConfig):
     ddp = Distributed(cfg.device)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    os.makedirs(cfg.out, exist_ok=True)
     vocab = int(load_vqgan(cfg.vqgan, cfg.vqgan_name).codebook_size)
     model_cfg = TransformerConfig(vocab_size=vocab, dim=cfg.dim, n_layers=cfg.layers, n_heads=cfg.heads,
                                   dropout=cfg.dropout)
