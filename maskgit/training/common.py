@@ -5,6 +5,8 @@ import math
 import os
 import signal
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -13,6 +15,34 @@ from ..checkpoint import read_json, read_tensors, save_json, save_tensors
 from ..errors import MaskGITError
 from ..pipeline import resolve_device
 from ..precision import autocast as _autocast
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """What every training run has: data, folder, budget, seed, device, saving and logging."""
+    data_root: str
+    out: str
+    steps: Optional[int] = None
+    minutes: Optional[float] = None
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    distinct: bool = False
+    limit: Optional[int] = None
+    val_limit: Optional[int] = None
+    val_every: int = 500
+    save_seconds: float = 300
+    log_seconds: float = 2.0
+    fresh: bool = False
+    export_to: Optional[str] = None
+
+
+def optimizer_step(opt, loss, params, ddp):
+    """Backward, the gradients averaged over ranks, one optimizer step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    ddp.average_gradients(params)
+    opt.step()
 
 
 class Distributed:

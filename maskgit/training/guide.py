@@ -15,7 +15,6 @@ it toward the truth; and sampling costs about 1 s per face on two CPU cores.
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
@@ -30,19 +29,15 @@ from ..pipeline import load_vqgan
 from ..precision import autocast
 from ..tokenizer import count_parameters
 from .augment import parse_policy
-from .common import Budget, Distributed, append_log, load_state, lr_at, save_state
+from .common import Budget, Distributed, RunConfig, append_log, load_state, lr_at, optimizer_step, save_state
 from .discriminator import PatchDiscriminator, load_discriminator
 from .gan import GANObjective, GANSettings
 from .losses import region_error, region_psnr
 
 
-@dataclass
-class GuideTrainConfig:
-    data_root: str
-    out: str
+@dataclass(kw_only=True)
+class GuideTrainConfig(RunConfig):
     tokenizer: str = "checkpoints"   # folder with vqgan.* (frozen) and, optionally, vqgan_disc.*
-    steps: Optional[int] = None
-    minutes: Optional[float] = None
     batch_size: int = 32
     lr: float = 2e-4
     known_weight: float = 4.0
@@ -51,17 +46,10 @@ class GuideTrainConfig:
     feature_matching: float = 0.5
     disc_augment: str = "translation,cutout"
     holes: int = 8192                 # size of the bank of random holes (each also flipped/transposed)
-    seed: int = 0
-    device: str = "auto"
     distinct: bool = True
-    limit: Optional[int] = None
     val_limit: int = 256
     val_every: int = 250
     snapshot_every: int = 0           # also keep guide_step{N}.* every N steps (0: off)
-    save_seconds: float = 300
-    log_seconds: float = 2.0
-    fresh: bool = False
-    export_to: Optional[str] = None
     extra: dict = field(default_factory=dict)
 
     def check(self):
@@ -248,10 +236,7 @@ class GuideRun:
                 extra, gan_stats = self.gan.generator_loss(x, out, hole_loss, self.guide.conv_out.weight)
                 loss = loss + extra
                 stats.update(gan_stats)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.ddp.average_gradients(self.guide.parameters())
-        self.opt.step()
+        optimizer_step(self.opt, loss, self.guide.parameters(), self.ddp)
         if self.gan:
             with autocast(device):
                 stats.update(self.gan.discriminator_step(x, out))

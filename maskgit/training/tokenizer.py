@@ -30,19 +30,14 @@ from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..tokenizer import FSQAutoencoder, TokenizerConfig, count_parameters
 from .augment import parse_policy
-from .common import EMA, Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
+from .common import Budget, Distributed, EMA, RunConfig, append_log, autocast, load_state, lr_at, optimizer_step, save_state
 from .discriminator import DISC_NAME, PatchDiscriminator, load_discriminator, save_discriminator
 from .gan import GANObjective, GANSettings
 from .losses import psnr, reconstruction_loss
 
 
-@dataclass
-class TokenizerTrainConfig:
-    data_root: str
-    out: str
-    steps: Optional[int] = None
-    minutes: Optional[float] = None
-    batch_size: int = 64
+@dataclass(kw_only=True)
+class TokenizerTrainConfig(RunConfig):
     lr: float = 2e-4
     channels: tuple = (64, 128, 192)
     res_blocks: int = 2
@@ -58,16 +53,6 @@ class TokenizerTrainConfig:
     ema: float = 0.0
     init_from: Optional[str] = None
     decoder_only: bool = False
-    seed: int = 0
-    device: str = "auto"
-    distinct: bool = False
-    limit: Optional[int] = None
-    val_limit: Optional[int] = None
-    val_every: int = 500
-    save_seconds: float = 300
-    log_seconds: float = 2.0
-    fresh: bool = False
-    export_to: Optional[str] = None
 
     def check(self):
         """Every refusal before anything is loaded or written."""
@@ -311,10 +296,7 @@ class TokenizerRun:
                 extra, gan_stats = self.gan.generator_loss(x, recon, rec_loss, self.model.decoder.conv_out.weight)
                 loss = loss + extra
                 stats.update(gan_stats)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.ddp.average_gradients(self.model.parameters())
-        self.opt.step()
+        optimizer_step(self.opt, loss, self.model.parameters(), self.ddp)
         if self.ema_since is not None:
             self.ema.update(self.model)
         if gan_phase:

@@ -22,7 +22,7 @@ from ..errors import MaskGITError
 from ..pipeline import load_vqgan
 from ..transformer import BidirectionalTransformer, TransformerConfig
 from ..tokenizer import count_parameters
-from .common import EMA, Budget, Distributed, append_log, autocast, load_state, lr_at, save_state
+from .common import Budget, Distributed, EMA, RunConfig, append_log, autocast, load_state, lr_at, save_state
 from .masking import sample_training_mask
 
 
@@ -125,36 +125,23 @@ def initial_weights(folder, tokens_keys, vocab, dropout):
     return shipped.state_dict(), cfg
 
 
-@dataclass
-class TransformerTrainConfig:
-    data_root: str
-    out: str
+@dataclass(kw_only=True)
+class TransformerTrainConfig(RunConfig):
     vqgan: str                        # folder holding the stage-1 weights
     vqgan_name: str = "vqgan"
-    steps: Optional[int] = None
-    minutes: Optional[float] = None
-    batch_size: int = 64
+    # the model
+    dim: int = 384
+    layers: int = 12
+    heads: int = 6
+    dropout: float = 0.1
+    # where it starts, and how it learns
+    init_from: Optional[str] = None   # continue this folder's transformer (same tokens)
+    tokenize_only: bool = False       # write the tokens cache and stop
     lr: float = 5e-4
     warmup: float = 0.03
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     ema: float = 0.999
-    init_from: Optional[str] = None
-    tokenize_only: bool = False
-    dim: int = 384
-    layers: int = 12
-    heads: int = 6
-    dropout: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    distinct: bool = False
-    limit: Optional[int] = None
-    val_limit: Optional[int] = None
-    val_every: int = 500
-    save_seconds: float = 300
-    log_seconds: float = 2.0
-    fresh: bool = False
-    export_to: Optional[str] = None
 
 
 def shared_tokens(cfg, ddp):
