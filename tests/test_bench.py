@@ -1,11 +1,11 @@
-import argparse
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from maskgit import MaskGIT
-from maskgit.bench import conv_flops, inpaint_at_steps
-from maskgit.evaluate import to_uint8
+from maskgit.bench.speed import count_flops
+from maskgit.scoring import DecodeSettings, decode_set, set_tokens
 from maskgit.transformer import BidirectionalTransformer, TransformerConfig
 from maskgit.tokenizer import FSQAutoencoder, TokenizerConfig
 
@@ -25,21 +25,30 @@ def noise_faces(n, seed, box):
     return images, holes
 
 
-def test_one_run_serves_several_sweet_spots_exactly():
+def test_one_run_serves_several_sweet_spots_exactly(tmp_path):
     model = tiny_model()
     images, holes = noise_faces(3, 0, (slice(10, 40), slice(20, 50)))
+    weights = {"vqgan": "v", "transformer": "t"}
     for final_step in ("mode", "sample"):  # the whole schedule (6) reaches the last step: both ways
-        settings = argparse.Namespace(seed=5, batch_size=2, choice_temperature=4.5, fill="smooth", undecided="mode",
-                                      final_step=final_step)
-        shared = inpaint_at_steps(model, images, holes, "cosine", 6, [2, 4, 6], settings)
+        settings = DecodeSettings(total_iter=6, sweet_spot=6, seed=5, batch_size=2, final_step=final_step)
+        cache = tmp_path / f"{final_step}.safetensors"
+        shared = set_tokens(model, images, holes, settings, weights, cache=str(cache), quiet=True, steps=[2, 4, 6])
         for s in (2, 4, 6):
-            separate = [to_uint8(model.inpaint(images[i:i + 2], holes[i:i + 2], schedule="cosine", total_iter=6,
-                                               sweet_spot=s, seed=5 + i, final_step=final_step).image)
+            separate = [model.inpaint(images[i:i + 2], holes[i:i + 2], schedule="cosine", total_iter=6,
+                                      sweet_spot=s, seed=5 + i, final_step=final_step, decode="none").tokens
                         for i in (0, 2)]
-            assert np.array_equal(shared[s][0], np.concatenate(separate))
-            known_far = ~holes
-            known_far[:, 8:42, 18:52] = False
-            assert np.array_equal(shared[s][1][known_far], images[known_far])
+            assert torch.equal(shared[s], torch.cat(separate).flatten(1))
+        # the cache answers the same settings, and only them
+        reused = set_tokens(model, images, holes, settings, weights, cache=str(cache), quiet=True, steps=[2, 4, 6])
+        assert all(torch.equal(reused[s], shared[s]) for s in (2, 4, 6))
+        other = set_tokens(model, images, holes, replace(settings, seed=6), weights, cache=str(cache), quiet=True,
+                           steps=[2, 4, 6])
+        assert not torch.equal(other[6], shared[6])
+    decoded, composited = decode_set(model, shared[6], images, holes, "tokens", batch_size=2)
+    known_far = ~holes  # the known pixels beyond the 1-pixel feather at the seam
+    known_far[:, 8:42, 18:52] = False
+    assert np.array_equal(composited[known_far], images[known_far])
+    assert not np.array_equal(decoded[known_far], images[known_far])
 
 
 def test_the_last_step_takes_the_most_likely_tokens_by_default_except_when_generating():
@@ -55,6 +64,6 @@ def test_the_last_step_takes_the_most_likely_tokens_by_default_except_when_gener
     assert not torch.equal(one_step[0], one_step[1])
 
 
-def test_conv_flops_counts_multiply_adds_twice():
+def test_flops_count_multiply_adds_twice():
     conv = torch.nn.Conv2d(3, 8, 3, padding=1)
-    assert conv_flops(conv, torch.zeros(1, 3, 10, 10)) == 2 * 8 * 10 * 10 * 3 * 9
+    assert count_flops(lambda: conv(torch.zeros(1, 3, 10, 10))) == 2 * 8 * 10 * 10 * 3 * 9
