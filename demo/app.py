@@ -131,8 +131,8 @@ class Studio:
         self._settings(names[0], sweet_spot, total_iter, 0, 0)
         return schedule_svg(names, int(total_iter), int(sweet_spot))
 
-    # Checks run outside the queue, before any model work: a bad request gets its one-line
-    # message at once even while other runs hold the model; they return the run's schedule chart.
+    # Checks run before any model work and never wait for a model slot: a bad request gets its
+    # one-line message at once even while other runs hold the model; they return the run's chart.
     def check_inpaint(self, canvas, schedule, sweet_spot, total_iter):
         return self._guard(self._check, canvas, [schedule], sweet_spot, total_iter)
 
@@ -441,10 +441,13 @@ def build(studio):
 
 
 def wire(studio, c):
-    """Every event of the page. Model runs share one concurrency group; everything else runs
-    outside the queue or without a limit (checks, pickers, playback and downloads)."""
+    """Every event of the page. Model runs share one concurrency group. Everything else never
+    waits for a model slot: it runs with no concurrency limit (checks, pickers, playback and
+    downloads; in the queue, because Gradio 6 shows a gr.Error's message only for queued events)
+    or outside the queue (the chart and a visibility toggle, which cannot fail)."""
     private = dict(api_visibility="private")
-    light = dict(queue=False, **private)
+    light = dict(concurrency_limit=None, **private)
+    instant = dict(queue=False, **private)
     model = dict(concurrency_id="model", concurrency_limit=MODEL_CONCURRENCY)
     single = [c.schedule, c.sweet_spot, c.total_iter, c.temperature, c.seed, c.paste_back, c.fill, c.final_step,
               c.decoder]
@@ -455,8 +458,18 @@ def wire(studio, c):
                   **private)
     sst = [c.schedule, c.sweet_spot, c.total_iter]
 
-    # The page: a check outside the queue (an empty hole is reported at once), the run, then
-    # the run's frames for playback and its downloads.
+    # The API (first, so its endpoints keep their names): the same handlers, with an editor value
+    # (background, layers, composite) for the face.
+    c.api_hook.click(studio.inpaint, [c.api_editor, *single, c.show_confidence], single_out, api_name="inpaint",
+                     **model)
+    c.api_hook.click(studio.resample, [c.api_editor, c.run, *single, c.show_confidence], single_out,
+                     api_name="resample", **model)
+    c.api_hook.click(studio.candidates, [c.api_editor, c.n, c.schedule, *tail], batch_out, api_name="candidates",
+                     **model)
+    c.api_hook.click(studio.compare, [c.api_editor, c.compare_set, *tail], batch_out, api_name="compare", **model)
+
+    # The page: a check that never waits for the model (an empty hole is reported at once), the
+    # run, then the run's frames for playback and its downloads.
     c.inpaint_btn.click(studio.check_inpaint, [c.painter, *sst], c.plot, **light).success(
         studio.inpaint, [c.painter, *single, c.show_confidence], single_out, **model, **private).then(**finish)
     c.resample_btn.click(studio.check_resample, [c.painter, c.run, *sst], c.plot, **light).success(
@@ -470,25 +483,16 @@ def wire(studio, c):
                          [c.mask_out, c.pred_out, c.status, c.run], api_name="generate", **model).then(
         studio.painter_from_run, c.run, c.painter, **private).then(**finish)
 
-    # The API: the same handlers, with an editor value (background, layers, composite) for the face.
-    c.api_hook.click(studio.inpaint, [c.api_editor, *single, c.show_confidence], single_out, api_name="inpaint",
-                     **model)
-    c.api_hook.click(studio.resample, [c.api_editor, c.run, *single, c.show_confidence], single_out,
-                     api_name="resample", **model)
-    c.api_hook.click(studio.candidates, [c.api_editor, c.n, c.schedule, *tail], batch_out, api_name="candidates",
-                     **model)
-    c.api_hook.click(studio.compare, [c.api_editor, c.compare_set, *tail], batch_out, api_name="compare", **model)
-
     c.examples.select(studio.pick_example, None, c.painter, **light)
     c.upload.upload(studio.load_upload, c.upload, c.painter, **light)
     c.preset_btn.click(studio.apply_preset, [c.painter, c.preset, c.seed], c.painter, **light)
     c.edit_btn.click(studio.use_result, c.run, c.painter, **light)
     c.gallery.select(studio.pick, c.run, [c.painter, c.run], **light)
-    c.show_confidence.change(lambda show: gr.update(visible=show), c.show_confidence, c.conf_out, **light)
+    c.show_confidence.change(lambda show: gr.update(visible=show), c.show_confidence, c.conf_out, **instant)
     # In the browser only: keep the sweet spot <= total, mark the current step on the chart.
     c.total_iter.change(None, [c.total_iter, c.sweet_spot], c.sweet_spot, js="(t, s) => Math.min(s, t)")
     gr.on([c.schedule.change, c.total_iter.change, c.sweet_spot.change], studio.chart, sst[:1] + [c.total_iter,
-          c.sweet_spot], c.plot, **light)
+          c.sweet_spot], c.plot, **instant)
     c.status.change(None, c.status, None, js=MARK_STEP)
 
 

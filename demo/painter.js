@@ -64,6 +64,7 @@ function paint(e) {
 
 canvas.addEventListener("pointerdown", (e) => {
   if (e.button !== 0) return;
+  e.preventDefault();  // a stroke, not a text selection
   canvas.setPointerCapture(e.pointerId);
   last = null;
   paint(e);
@@ -83,3 +84,4 @@ function load() {
 }
 watch("value", load);
 load();
+element.dataset.ready = "true";  // listeners attached: strokes count from now on

@@ -3,18 +3,9 @@ import argparse
 import numpy as np
 import torch
 
-from maskgit import MaskGIT
+from conftest import tiny_maskgit as tiny_model
 from maskgit.bench import conv_flops, inpaint_at_steps
 from maskgit.evaluate import to_uint8
-from maskgit.transformer import BidirectionalTransformer, TransformerConfig
-from maskgit.vqgan import VQGAN, VQGANConfig
-
-
-def tiny_model():
-    torch.manual_seed(0)
-    vq = VQGAN(VQGANConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3)))
-    tr = BidirectionalTransformer(TransformerConfig(vocab_size=27, dim=16, n_layers=1, n_heads=2))
-    return MaskGIT(vq, tr, device="cpu", bf16=False)
 
 
 def noise_faces(n, seed, box):

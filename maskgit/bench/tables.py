@@ -2,6 +2,7 @@
 
   python -m maskgit.bench fid --test-dir DIR --out docs/bench          # tables + plots
   python -m maskgit.bench speed --out docs/bench                       # speed table
+  python -m maskgit.bench studio --out docs/bench                      # the studio in a browser
 
 `fid` writes fid_results.json (and PNG plots) under --out; `speed` writes speed.json.
 Both print a JSON object on their last line.
@@ -381,25 +382,38 @@ def parse(argv):
                    help="add this run's rows to the fid_results.json already in --out (same settings; "
                         "reference rows already there are not recomputed)")
     s = sub.add_parser("speed")
-    for q in (f, s):
+    st = sub.add_parser("studio", help="the studio in headless Chromium against the model alone")
+    st.add_argument("--runs", type=int, default=5, help="runs per case (medians)")
+    for q in (f, s, st):
         q.add_argument("--checkpoints", default="checkpoints")
         q.add_argument("--out", help="folder for the JSON results (and plots)")
     f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p.parse_args(argv)
 
 
+def run_studio(args):
+    from .studio import report, run_studio as run
+    results = run(args)
+    print(report(results), file=sys.stderr)
+    return results
+
+
+RUNS = {"fid": run_fid, "speed": run_speed, "studio": run_studio}
+OUT_NAMES = {"fid": "fid_results"}
+
+
 def main(argv=None):
     args = parse(argv)
     try:
         start = time.time()
-        results = run_fid(args) if args.what == "fid" else run_speed(args)
+        results = RUNS[args.what](args)
         results["seconds"] = round(time.time() - start, 1)
     except MaskGITError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, f"{'fid_results' if args.what == 'fid' else 'speed'}.json"), "w") as fh:
+        with open(os.path.join(args.out, f"{OUT_NAMES.get(args.what, args.what)}.json"), "w") as fh:
             json.dump(results, fh, indent=2)
         if args.what == "fid":
             plot_results(results, args.out)
