@@ -367,7 +367,8 @@ def control_column(studio):
     with gr.Row():
         c.edit_btn = gr.Button("Paint over the result", elem_id="edit-result-btn", size="sm", min_width=80)
         c.resample_btn = gr.Button("Resample the paint", elem_id="resample-btn", size="sm", min_width=80)
-    c.show_confidence = gr.Checkbox(value=False, label="Show confidence (probability of each decided token)")
+    c.show_confidence = gr.Checkbox(value=False, label="Show confidence (probability of each decided token)",
+                                    elem_id="show-confidence")
     with gr.Accordion("Advanced settings", open=False):
         c.temperature = gr.Slider(0, 10, value=4.5, step=0.1, label="Choice temperature (Gumbel noise)")
         with gr.Row():

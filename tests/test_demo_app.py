@@ -368,16 +368,23 @@ def test_browser_first_view_and_streaming_without_scrolling(page):
     page.screenshot(path=os.path.join(os.environ.get("MASKGIT_SCREENSHOT_DIR", "/tmp"), "studio-test.png"))
 
 
-def test_browser_resample_changes_only_tokens_under_the_stroke(page, runs):
+def run_then_continue(page, runs, button, pick, then_button, stroke):
+    """Paint, run `button`, `pick` a result into the painter, paint `stroke`, run `then_button`:
+    returns the two runs the server kept."""
     paint(page, 16, 30, 48, 34)
-    page.click("#inpaint-btn")
+    page.click(button)
     wait_for_runs(runs, 1)
-    page.click("#edit-result-btn")
+    pick()
     page.wait_for_function("() => /no hole painted/.test(document.querySelector('#editor').innerText)")
-    paint(page, 20, 10, 36, 12)
-    page.click("#resample-btn")
+    paint(page, *stroke)
+    page.click(then_button)
     wait_for_runs(runs, 2)
-    first, second = runs
+    return runs
+
+
+def test_browser_resample_changes_only_tokens_under_the_stroke(page, runs):
+    first, second = run_then_continue(page, runs, "#inpaint-btn", lambda: page.click("#edit-result-btn"),
+                                      "#resample-btn", (20, 10, 36, 12))
     assert second["kind"] == "resample" and np.array_equal(second["face"], first["composites"][0])
     token_stroke = token_hole(second["hole"])
     assert 0 < token_stroke.sum() < 40 and token_stroke[2:4].any() and not token_stroke[8:].any()
@@ -386,15 +393,10 @@ def test_browser_resample_changes_only_tokens_under_the_stroke(page, runs):
 
 
 def test_browser_pick_a_candidate_and_inpaint_again(page, runs):
-    paint(page, 16, 30, 48, 34)
-    page.click("#candidates-btn")
-    wait_for_runs(runs, 1)
-    wait_for_step(page, "Step 10 of 10: 4 candidates")
-    page.locator("#side-by-side img").nth(1).click()
-    page.wait_for_function("() => /no hole painted/.test(document.querySelector('#editor').innerText)")
-    paint(page, 8, 8, 24, 8)
-    page.click("#inpaint-btn")
-    wait_for_runs(runs, 2)
-    candidates, again = runs
+    def pick_the_second():
+        wait_for_step(page, "Step 10 of 10: 4 candidates")
+        page.locator("#side-by-side img").nth(1).click()
+    candidates, again = run_then_continue(page, runs, "#candidates-btn", pick_the_second, "#inpaint-btn",
+                                          (8, 8, 24, 8))
     assert again["kind"] == "inpaint" and np.array_equal(again["face"], candidates["composites"][1])
     assert again["hole"][8, 16] and not again["hole"][40].any()
