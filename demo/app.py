@@ -6,6 +6,7 @@
 """
 import argparse
 import atexit
+import contextlib
 import glob
 import os
 import shutil
@@ -26,6 +27,7 @@ from maskgit.pipeline import DECODERS
 from maskgit.render import (confidence_image, data_url, decided_confidence, frame, latent_mask, schedule_svg,
                             step_image, strip, to_uint8_image)
 from maskgit.schedules import SCHEDULES
+from maskgit.serving import BatchedModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINTS = os.path.join(os.path.dirname(HERE), "checkpoints")
@@ -34,7 +36,7 @@ MAX_TOTAL_ITER = 30
 MAX_CANDIDATES = 8
 MAX_COMPARE = len(SCHEDULES)
 MAX_UPLOAD = "20mb"
-MODEL_CONCURRENCY = 1  # model runs at once (each holds a worker thread while it streams)
+MODEL_CONCURRENCY = 16  # model runs streaming at once; their forward passes are shared (maskgit.serving)
 LIMITS = (f"Limits: total iterations 1-{MAX_TOTAL_ITER}; 1-{MAX_CANDIDATES} candidates; up to {MAX_COMPARE} "
           f"different schedules per compare; uploads up to {MAX_UPLOAD.upper()}.")
 
@@ -55,9 +57,15 @@ def one_line(e):
 class Studio:
     """The model (loaded on first use) and the event handlers; the page is built in `build`."""
 
-    def __init__(self, checkpoints=CHECKPOINTS, device="auto", model=None):
-        self.checkpoints, self.device = checkpoints, device
-        self._model, self._lock = model, threading.Lock()
+    def __init__(self, checkpoints=CHECKPOINTS, device="auto", model=None, concurrency=MODEL_CONCURRENCY):
+        """concurrency: model runs at once; above 1 they share forward passes through a
+        BatchedModel, at 1 they take turns on the plain model (the studio before batching)."""
+        self.checkpoints, self.device, self.concurrency = checkpoints, device, int(concurrency)
+        if self.concurrency < 1:
+            raise MaskGITError(f"concurrency must be >= 1, got {concurrency}")
+        self._model, self._lock = None, threading.Lock()
+        if model is not None:
+            self._model = self._serve(model)
         self.has_guide = (model.guide is not None if model is not None
                           else os.path.exists(os.path.join(checkpoints, "guide.json")))
         self.export_dir = tempfile.mkdtemp(prefix="maskgit-studio-")
@@ -69,8 +77,16 @@ class Studio:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = load(self.checkpoints, device=self.device)
+                    self._model = self._serve(load(self.checkpoints, device=self.device))
         return self._model
+
+    def _serve(self, model):
+        return BatchedModel(model) if self.concurrency > 1 else model
+
+    def _request(self):
+        """One run in flight (lets the batcher stop waiting once every run has a call waiting)."""
+        model = self.model
+        return model.request() if isinstance(model, BatchedModel) else contextlib.nullcontext()
 
     # -- validation ----------------------------------------------------------------------------
     @staticmethod
@@ -126,26 +142,6 @@ class Studio:
                                 "and paint where it looks wrong.")
         return run
 
-    def _check(self, canvas, names, sweet_spot, total_iter):
-        self._checked(canvas)
-        self._settings(names[0], sweet_spot, total_iter, 0, 0)
-        return schedule_svg(names, int(total_iter), int(sweet_spot))
-
-    # Checks run before any model work and never wait for a model slot: a bad request gets its
-    # one-line message at once even while other runs hold the model; they return the run's chart.
-    def check_inpaint(self, canvas, schedule, sweet_spot, total_iter):
-        return self._guard(self._check, canvas, [schedule], sweet_spot, total_iter)
-
-    def check_candidates(self, canvas, n, schedule, sweet_spot, total_iter):
-        return self._guard(lambda: self._count(n) and self._check(canvas, [schedule], sweet_spot, total_iter))
-
-    def check_compare(self, canvas, schedules, sweet_spot, total_iter):
-        return self._guard(lambda: self._check(canvas, self._schedules(schedules), sweet_spot, total_iter))
-
-    def check_resample(self, canvas, run, schedule, sweet_spot, total_iter):
-        return self._guard(lambda: self._base(run, self._checked(canvas)[0]) and
-                           self._check(canvas, [schedule], sweet_spot, total_iter))
-
     @staticmethod
     def _guard(fn, *args):
         try:
@@ -154,19 +150,19 @@ class Studio:
             raise one_line(e) from None
 
     # -- decoding ----------------------------------------------------------------------------------
-    @staticmethod
-    def _steps(steps, rows, paste_back, confidence):
+    def _steps(self, steps, rows, paste_back, confidence):
         """Per step of a decoding generator: (record, [(latent mask, prediction)] per row,
         confidence heatmaps per row or None, seconds since the start, every step's pictures)."""
         start, probs, frames = time.perf_counter(), None, []
-        for record in steps:
-            pictures = [(latent_mask(record, i), step_image(record, i, paste_back)) for i in range(rows)]
-            heat = None
-            if confidence:
-                probs = decided_confidence(probs, record)
-                heat = [confidence_image(probs[i].cpu()) for i in range(rows)]
-            frames.append(pictures)
-            yield record, pictures, heat, time.perf_counter() - start, frames
+        with self._request():
+            for record in steps:
+                pictures = [(latent_mask(record, i), step_image(record, i, paste_back)) for i in range(rows)]
+                heat = None
+                if confidence:
+                    probs = decided_confidence(probs, record)
+                    heat = [confidence_image(probs[i].cpu()) for i in range(rows)]
+                frames.append(pictures)
+                yield record, pictures, heat, time.perf_counter() - start, frames
 
     @staticmethod
     def _keep(kind, record, labels, face, hole, frames, settings):
@@ -308,9 +304,11 @@ class Studio:
                                                     ui.preset_hole(preset, seed=int(seed or 0))))
 
     @staticmethod
-    def chart(schedule, total_iter, sweet_spot):
+    def chart(schedules, total_iter, sweet_spot):
+        """The schedule chart of the chosen schedule(s); nothing new for a choice a run refuses."""
+        names = [schedules] if isinstance(schedules, str) else list(schedules or [])[:MAX_COMPARE]
         try:
-            return schedule_svg([schedule], int(total_iter), min(int(sweet_spot), int(total_iter)))
+            return schedule_svg(names, int(total_iter), min(int(sweet_spot), int(total_iter))) if names else gr.skip()
         except (MaskGITError, ValueError, TypeError):
             return gr.skip()
 
@@ -326,6 +324,13 @@ PLAYER_HTML = """<div class="mg-player"><img class="mg-frame" alt="a step of the
 <div class="mg-controls"><button type="button" class="mg-play">Play</button>
 <input class="mg-scrub" type="range" min="1" max="1" step="1" value="1" aria-label="step">
 <span class="mg-frame-label">no run yet</span></div></div>"""
+# Before a model run leaves the page: a face and a hole are there, else a message under the
+# painter and nothing is sent (an empty hole is reported at once, even while the model is busy).
+CHECK_CANVAS = """(canvas, ...rest) => {
+  const message = !canvas || !canvas.face ? "Pick a face first: upload one, choose an example or press Generate."
+    : !canvas.hole ? "Paint a hole over the face first (or pick a preset hole)." : null;
+  if (message) { if (window.maskgitPainter) window.maskgitPainter.warn(message); throw new Error(message); }
+  return [canvas, ...rest]; }"""
 MARK_STEP = """(status) => { const m = /Step (\\d+) of/.exec(status || "");
   document.querySelectorAll("#schedule-plot .mg-step").forEach(c => c.classList.toggle("now", !!m && c.dataset.step === m[1]));
   return []; }"""
@@ -436,20 +441,20 @@ def build(studio):
                 out = output_column()
         low = lower_panels()
         wire(studio, SimpleNamespace(run=run, **vars(face), **vars(ctl), **vars(out), **vars(low)))
-    app.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=64)
+    app.queue(default_concurrency_limit=studio.concurrency, max_size=64)
     app.studio = studio
     return app
 
 
 def wire(studio, c):
     """Every event of the page. Model runs share one concurrency group. Everything else never
-    waits for a model slot: it runs with no concurrency limit (checks, pickers, playback and
-    downloads; in the queue, because Gradio 6 shows a gr.Error's message only for queued events)
-    or outside the queue (the chart and a visibility toggle, which cannot fail)."""
+    waits for a model slot: it runs with no concurrency limit (pickers, playback and downloads;
+    in the queue, because Gradio 6 shows a gr.Error's message only for queued events) or outside
+    the queue (the chart and a visibility toggle, which cannot fail)."""
     private = dict(api_visibility="private")
     light = dict(concurrency_limit=None, **private)
     instant = dict(queue=False, **private)
-    model = dict(concurrency_id="model", concurrency_limit=MODEL_CONCURRENCY)
+    model = dict(concurrency_id="model", concurrency_limit=studio.concurrency)
     single = [c.schedule, c.sweet_spot, c.total_iter, c.temperature, c.seed, c.paste_back, c.fill, c.final_step,
               c.decoder]
     single_out = [c.masked_out, c.mask_out, c.conf_out, c.pred_out, c.result_out, c.status, c.run]
@@ -457,7 +462,6 @@ def wire(studio, c):
     batch_out = [c.gallery, c.status, c.run]
     finish = dict(fn=studio.finish, inputs=c.run, outputs=[c.player, c.gif_btn, c.zip_btn], concurrency_limit=None,
                   **private)
-    sst = [c.schedule, c.sweet_spot, c.total_iter]
 
     # The API (first, so its endpoints keep their names): the same handlers, with an editor value
     # (background, layers, composite) for the face.
@@ -469,17 +473,15 @@ def wire(studio, c):
                      **model)
     c.api_hook.click(studio.compare, [c.api_editor, c.compare_set, *tail], batch_out, api_name="compare", **model)
 
-    # The page: a check that never waits for the model (an empty hole is reported at once), the
-    # run, then the run's frames for playback and its downloads.
-    c.inpaint_btn.click(studio.check_inpaint, [c.painter, *sst], c.plot, **light).success(
-        studio.inpaint, [c.painter, *single, c.show_confidence], single_out, **model, **private).then(**finish)
-    c.resample_btn.click(studio.check_resample, [c.painter, c.run, *sst], c.plot, **light).success(
-        studio.resample, [c.painter, c.run, *single, c.show_confidence], single_out, **model, **private).then(**finish)
-    c.candidates_btn.click(studio.check_candidates, [c.painter, c.n, *sst], c.plot, **light).success(
-        studio.candidates, [c.painter, c.n, c.schedule, *tail], batch_out, **model, **private).then(**finish)
-    c.compare_btn.click(studio.check_compare, [c.painter, c.compare_set, c.sweet_spot, c.total_iter], c.plot,
-                        **light).success(
-        studio.compare, [c.painter, c.compare_set, *tail], batch_out, **model, **private).then(**finish)
+    # The page: the browser checks that there is a face and a hole before anything is sent (the
+    # message shows under the painter at once), the run, then its frames for playback and downloads.
+    ui_model = dict(js=CHECK_CANVAS, **model, **private)
+    c.inpaint_btn.click(studio.inpaint, [c.painter, *single, c.show_confidence], single_out, **ui_model).then(**finish)
+    c.resample_btn.click(studio.resample, [c.painter, c.run, *single, c.show_confidence], single_out,
+                         **ui_model).then(**finish)
+    c.candidates_btn.click(studio.candidates, [c.painter, c.n, c.schedule, *tail], batch_out, **ui_model).then(**finish)
+    c.compare_btn.click(studio.compare, [c.painter, c.compare_set, *tail], batch_out, **ui_model).then(**finish)
+    c.compare_btn.click(studio.chart, [c.compare_set, c.total_iter, c.sweet_spot], c.plot, **instant)
     c.generate_btn.click(studio.generate, [c.schedule, c.sweet_spot, c.total_iter, c.temperature, c.seed],
                          [c.mask_out, c.pred_out, c.status, c.run], api_name="generate", **model).then(
         studio.painter_from_run, c.run, c.painter, **private).then(**finish)
@@ -492,8 +494,8 @@ def wire(studio, c):
     c.show_confidence.change(lambda show: gr.update(visible=show), c.show_confidence, c.conf_out, **instant)
     # In the browser only: keep the sweet spot <= total, mark the current step on the chart.
     c.total_iter.change(None, [c.total_iter, c.sweet_spot], c.sweet_spot, js="(t, s) => Math.min(s, t)")
-    gr.on([c.schedule.change, c.total_iter.change, c.sweet_spot.change], studio.chart, sst[:1] + [c.total_iter,
-          c.sweet_spot], c.plot, **instant)
+    gr.on([c.schedule.change, c.total_iter.change, c.sweet_spot.change], studio.chart,
+          [c.schedule, c.total_iter, c.sweet_spot], c.plot, **instant)
     c.status.change(None, c.status, None, js=MARK_STEP)
 
 
@@ -504,6 +506,8 @@ def parse(argv=None):
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--checkpoints", default=CHECKPOINTS)
+    p.add_argument("--concurrency", type=int, default=MODEL_CONCURRENCY,
+                   help="model runs at once, sharing forward passes (1: one at a time, no batching)")
     return p.parse_args(argv)
 
 
@@ -519,16 +523,16 @@ def launch_options(args):
     return options
 
 
-def create_app(checkpoints=CHECKPOINTS, device="auto", model=None):
+def create_app(checkpoints=CHECKPOINTS, device="auto", model=None, concurrency=MODEL_CONCURRENCY):
     """The page and its handlers; the model loads on first use unless given."""
-    return build(Studio(checkpoints, device, model))
+    return build(Studio(checkpoints, device, model, concurrency))
 
 
 def main(argv=None):
     args = parse(argv)
-    app = demo if (args.checkpoints, args.device) == (CHECKPOINTS, "auto") else create_app(args.checkpoints,
-                                                                                            args.device)
+    defaults = (args.checkpoints, args.device, args.concurrency) == (CHECKPOINTS, "auto", MODEL_CONCURRENCY)
     try:
+        app = demo if defaults else create_app(args.checkpoints, args.device, concurrency=args.concurrency)
         app.studio.model  # load now: a bad checkpoint folder is reported before the server starts
     except MaskGITError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -84,4 +84,5 @@ function load() {
 }
 watch("value", load);
 load();
+window.maskgitPainter = {warn: (message) => { props.note = `⚠ ${message}`; }};  // for the buttons' check
 element.dataset.ready = "true";  // listeners attached: strokes count from now on

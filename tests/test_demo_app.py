@@ -5,8 +5,12 @@ import base64
 import glob
 import io
 import os
+import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
 
 import gradio as gr
@@ -19,6 +23,7 @@ from conftest import ROOT, tiny_maskgit
 from demo import app as studio_module
 from demo import helpers as ui
 from maskgit.masks import pixel_to_token_hole
+from maskgit.serving import BatchedModel
 
 
 def free_port():
@@ -105,7 +110,7 @@ def test_candidates_are_several_completions_of_one_hole(studio, face, runs):
     assert not np.array_equal(run["tokens"][0], run["tokens"][1])
     for n in (0, 9):
         with pytest.raises(gr.Error, match="1-8"):
-            studio.check_candidates(ui.painter_value(face, HOLE), n, "cosine", 4, 4)
+            list(studio.candidates(ui.painter_value(face, HOLE), n, "cosine", 4, 4, 4.5, 0, True))
 
 
 def test_picking_a_candidate_puts_it_in_the_painter_to_continue(studio, face, runs):
@@ -125,7 +130,6 @@ def test_resample_redraws_only_the_tokens_under_the_new_paint(studio, face, runs
     first = runs[-1]
     stroke = box(slice(24, 32), slice(20, 36))
     canvas = ui.painter_value(first["composites"][0], stroke)
-    studio.check_resample(canvas, first, "cosine", 5, 5)
     updates = list(studio.resample(canvas, first, "cosine", 5, 5, 4.5, 3, True))
     second = runs[-1]
     token_stroke = token_hole(stroke)
@@ -137,27 +141,26 @@ def test_resample_redraws_only_the_tokens_under_the_new_paint(studio, face, runs
 
 def test_resample_refuses_what_it_cannot_do(studio, face, runs):
     canvas = ui.painter_value(face, HOLE)
+    resample = lambda canvas, run: list(studio.resample(canvas, run, "cosine", 2, 2, 4.5, 0, True))  # noqa: E731
     with pytest.raises(gr.Error, match="Nothing to resample"):
-        studio.check_resample(canvas, None, "cosine", 5, 5)
+        resample(canvas, None)
     list(studio.inpaint(canvas, "cosine", 3, 3, 4.5, 0, True))
     with pytest.raises(gr.Error, match="Paint over the result"):  # the canvas shows the face, not the result
-        studio.check_resample(canvas, runs[-1], "cosine", 5, 5)
+        resample(canvas, runs[-1])
     with pytest.raises(gr.Error, match="Paint a hole"):
-        list(studio.resample(ui.painter_value(runs[-1]["composites"][0]), runs[-1], "cosine", 5, 5, 4.5, 0, True))
+        resample(ui.painter_value(runs[-1]["composites"][0]), runs[-1])
     list(studio.compare(canvas, ["cosine", "linear"], 2, 2, 4.5, 0, True))
     with pytest.raises(gr.Error, match="Pick one"):
-        studio.check_resample(ui.painter_value(runs[-1]["composites"][0], HOLE), runs[-1], "cosine", 2, 2)
+        resample(ui.painter_value(runs[-1]["composites"][0], HOLE), runs[-1])
 
 
 def test_compare_takes_each_library_schedule_at_most_once(studio, face):
     canvas = ui.painter_value(face, HOLE)
     gallery, status, _ = list(studio.compare(canvas, ["cosine", "linear", "square"], 3, 3, 4.5, 0, True))[-1]
     assert [c.split(" ·")[0] for _, c in gallery] == ["cosine", "linear", "square"]
-    assert studio.check_compare(canvas, list(studio_module.SCHEDULES), 3, 3).startswith("<svg")  # all 7
+    assert len(list(studio.compare(canvas, list(studio_module.SCHEDULES), 2, 2, 4.5, 0, True))[-1][0]) == 7
     for schedules, message in ((["cosine"] * 31, "once"), (["cosine", "zigzag"], "Unknown schedule"),
                                ([], "at least one")):
-        with pytest.raises(gr.Error, match=message):
-            studio.check_compare(canvas, schedules, 3, 3)
         with pytest.raises(gr.Error, match=message):
             list(studio.compare(canvas, schedules, 3, 3, 4.5, 0, True))
 
@@ -166,17 +169,16 @@ def test_any_sweet_spot_up_to_total_iterations(studio, face):
     canvas = ui.painter_value(face, HOLE)
     assert len(list(studio.inpaint(canvas, "linear", 20, 30, 4.5, 0, True))) == 20
     with pytest.raises(gr.Error, match="sweet spot"):
-        studio.check_inpaint(canvas, "linear", 20, 10)
+        list(studio.inpaint(canvas, "linear", 20, 10, 4.5, 0, True))
     with pytest.raises(gr.Error, match="Total iterations"):
-        studio.check_inpaint(canvas, "linear", 5, 31)
+        list(studio.inpaint(canvas, "linear", 5, 31, 4.5, 0, True))
 
 
-def test_an_empty_hole_is_refused_before_any_model_work(studio_app, studio, face):
-    with pytest.raises(gr.Error, match="Paint a hole"):
-        studio.check_inpaint(ui.painter_value(face), "cosine", 10, 10)
-    checks = [f for f in studio_app.fns.values() if getattr(f.fn, "__name__", "").startswith("check_")]
-    # never behind a model run: no concurrency limit, and not in the model's group
-    assert len(checks) == 4 and all(f.concurrency_limit is None and f.concurrency_id != "model" for f in checks)
+def test_an_empty_hole_is_refused_before_anything_is_sent(studio_app, studio, face):
+    with pytest.raises(gr.Error, match="Paint a hole"):  # the API's requests: by the handler
+        list(studio.inpaint(ui.painter_value(face), "cosine", 10, 10, 4.5, 0, True))
+    page_runs = [f for f in studio_app.fns.values() if f.concurrency_id == "model" and f.api_visibility == "private"]
+    assert len(page_runs) == 4 and all("Paint a hole" in (f.js or "") for f in page_runs)  # by the page itself
 
 
 def test_model_runs_share_a_group_and_the_rest_holds_no_model_slot(studio_app):
@@ -184,6 +186,9 @@ def test_model_runs_share_a_group_and_the_rest_holds_no_model_slot(studio_app):
     models = [f for f in fns if getattr(f.fn, "__name__", "") in ("inpaint", "resample", "candidates", "compare",
                                                                     "generate")]
     assert len(models) == 9 and {f.concurrency_id for f in models} == {"model"}  # page + API events
+    assert {f.concurrency_limit for f in models} == {studio_module.MODEL_CONCURRENCY} and studio_module.MODEL_CONCURRENCY > 1
+    assert isinstance(studio_app.studio.model, BatchedModel)  # ... sharing their forward passes
+    assert not isinstance(studio_module.Studio(model=tiny_maskgit(), concurrency=1).model, BatchedModel)
     finish = [f for f in fns if getattr(f.fn, "__name__", "") == "finish"]
     assert finish and all(f.concurrency_limit is None for f in finish)
     apis = {f.api_name for f in fns if f.api_visibility == "public"}
@@ -356,6 +361,9 @@ def in_view(page, selector):
 def test_browser_first_view_and_streaming_without_scrolling(page):
     for selector in ("#editor", "#inpaint-btn", "#latent-mask", "#prediction"):
         assert in_view(page, selector), selector
+    page.click("#inpaint-btn")  # no hole yet: the page says so at once and sends nothing
+    page.wait_for_function("() => /Paint a hole/.test(document.querySelector('#editor .mg-note').innerText)",
+                           timeout=2000)
     paint(page, 16, 30, 48, 34)
     page.evaluate("""() => { window.seen = new Set(); new MutationObserver(() => {
         const img = document.querySelector('#prediction img'); if (img) window.seen.add(img.src); })
@@ -400,3 +408,53 @@ def test_browser_pick_a_candidate_and_inpaint_again(page, runs):
                                           (8, 8, 24, 8))
     assert again["kind"] == "inpaint" and np.array_equal(again["face"], candidates["composites"][1])
     assert again["hole"][8, 16] and not again["hole"][40].any()
+
+
+# -- a studio that dies mid-stream ------------------------------------------------------------------
+def documented_stream():
+    """The deadline loop of docs/studio-api.md, as a reader would copy it."""
+    text = open(os.path.join(ROOT, "docs", "studio-api.md")).read()
+    code = re.search(r"```python\n(import time\n.*?def stream\(.*?)\n\nfor ", text, re.S).group(1)
+    namespace = {}
+    exec(code, namespace)
+    return namespace["stream"]
+
+
+def test_a_client_gets_an_error_within_seconds_when_the_studio_is_killed(editor_files):
+    port = free_port()
+    serve = ("import sys; from conftest import tiny_maskgit; from demo import app; "
+             "app.create_app(model=tiny_maskgit()).launch(server_name='127.0.0.1', server_port=int(sys.argv[1]), "
+             "quiet=True)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    proc = subprocess.Popen([sys.executable, "-c", serve, str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = wait_for_client(f"http://127.0.0.1:{port}/", proc)
+        stream = documented_stream()
+        updates = stream(client.submit(editor_files, 8, "cosine", 30, 30, 4.5, 0, True, api_name="/candidates"),
+                         idle_timeout=3)
+        next(updates)  # the run is streaming
+        waiting = client.submit(editor_files, 8, "cosine", 30, 30, 4.5, 1, True, api_name="/candidates")
+        os.kill(proc.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        with pytest.raises(Exception):  # a single answer: a timeout (or the refused connection) ends it
+            waiting.result(timeout=3)
+        with pytest.raises((TimeoutError, ConnectionError)):
+            for _ in updates:
+                pass
+        assert time.monotonic() - killed < 3 + 3 + 4
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for_client(url, proc, timeout=120):
+    from gradio_client import Client
+    deadline = time.time() + timeout
+    while True:
+        assert proc.poll() is None, "the studio exited"
+        try:
+            return Client(url, verbose=False)
+        except Exception:
+            assert time.time() < deadline, "the studio did not start"
+            time.sleep(0.5)

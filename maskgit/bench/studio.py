@@ -32,17 +32,18 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-backgroun
 # Click a button and time, in the page, the first and the last step shown: the status line says
 # "Step k of n" (every change is seen, by a MutationObserver) and every picture of the run's view
 # has loaded (polled each frame).
-WATCH = """async ({button, pictures, steps}) => {
+WATCH = r"""async ({button, pictures, steps}) => {
   const status = document.querySelector('#status');
   const text = () => (status.querySelector('.prose') || status).innerText;
   const loaded = () => { const imgs = [...document.querySelectorAll(pictures)];
     return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); };
-  const final = new RegExp(`Step ${steps} of ${steps}\\b`);
-  let sawFirst = false, sawLast = false, server = null, first = null;
+  const final = new RegExp(`Step ${steps} of ${steps}\\b`), before = text();
+  let changed = false, sawFirst = false, sawLast = false, server = null, first = null;
   const seen = new MutationObserver(() => {
     const s = text();
-    if (/Step 1 of/.test(s)) sawFirst = true;
-    if (sawFirst && final.test(s)) { sawLast = true; const m = /([0-9.]+) s\./.exec(s); server = m && 1000 * m[1]; }
+    changed = changed || s !== before;  // from here on the status is the new run's
+    if (changed && /Step \d+ of/.test(s)) sawFirst = true;
+    if (changed && final.test(s)) { sawLast = true; const m = /([0-9.]+) s\./.exec(s); server = m && 1000 * m[1]; }
   });
   seen.observe(status, {subtree: true, childList: true, characterData: true});
   const t0 = performance.now();
@@ -52,7 +53,7 @@ WATCH = """async ({button, pictures, steps}) => {
       const now = performance.now() - t0;
       if (first === null && sawFirst && loaded()) first = now;
       if (first !== null && sawLast && loaded()) { seen.disconnect(); return resolve({first, last: now, server, scrollY}); }
-      if (now > 300000) { seen.disconnect(); return resolve({first, last: null, server, scrollY}); }
+      if (now > 120000) { seen.disconnect(); return resolve({first, last: null, server, scrollY}); }
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
@@ -68,11 +69,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_studio(checkpoints, port, timeout=300):
+def start_studio(checkpoints, port, timeout=300, extra=()):
     """demo/app.py in a subprocess on the loopback; returns (process, url) once it answers."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "demo", "app.py"), "--host", "127.0.0.1",
-                             "--port", str(port), "--device", "cpu", "--checkpoints", checkpoints],
+                             "--port", str(port), "--device", "cpu", "--checkpoints", checkpoints, *extra],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url, deadline = f"http://127.0.0.1:{port}/", time.time() + timeout
     while time.time() < deadline:

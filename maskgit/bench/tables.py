@@ -3,6 +3,7 @@
   python -m maskgit.bench fid --test-dir DIR --out docs/bench          # tables + plots
   python -m maskgit.bench speed --out docs/bench                       # speed table
   python -m maskgit.bench studio --out docs/bench                      # the studio in a browser
+  python -m maskgit.bench load --out docs/bench                        # many users at once
 
 `fid` writes fid_results.json (and PNG plots) under --out; `speed` writes speed.json.
 Both print a JSON object on their last line.
@@ -384,7 +385,10 @@ def parse(argv):
     s = sub.add_parser("speed")
     st = sub.add_parser("studio", help="the studio in headless Chromium against the model alone")
     st.add_argument("--runs", type=int, default=5, help="runs per case (medians)")
-    for q in (f, s, st):
+    ld = sub.add_parser("load", help="many users streaming at once through gradio_client")
+    ld.add_argument("--users", type=int, nargs="+", default=[1, 4, 8, 16], help="simultaneous users, one row each")
+    ld.add_argument("--concurrency", type=int, default=16, help="the studio's model runs at once (1: one at a time)")
+    for q in (f, s, st, ld):
         q.add_argument("--checkpoints", default="checkpoints")
         q.add_argument("--out", help="folder for the JSON results (and plots)")
     f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -398,7 +402,14 @@ def run_studio(args):
     return results
 
 
-RUNS = {"fid": run_fid, "speed": run_speed, "studio": run_studio}
+def run_load(args):
+    from .load import report, run_load as run
+    results = run(args)
+    print(report(results), file=sys.stderr)
+    return results
+
+
+RUNS = {"fid": run_fid, "speed": run_speed, "studio": run_studio, "load": run_load}
 OUT_NAMES = {"fid": "fid_results"}
 
 
