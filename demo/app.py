@@ -171,16 +171,19 @@ class Studio:
                 "tokens": record.tokens.cpu().numpy(),
                 "composites": [to_uint8_image(c) for c in record.composite], "frames": frames}
 
-    def _single(self, kind, steps, face, hole, settings, paste_back, confidence, masked=None):
-        """Outputs of a one-face run: masked input, latent mask, confidence, prediction, result, status, run."""
+    def _single(self, kind, steps, face, hole, settings, paste_back, confidence):
+        """Outputs of a one-face run: masked input (what the encoder saw), latent mask, confidence,
+        prediction, result, status, run."""
         for record, pictures, heat, elapsed, frames in self._steps(steps, 1, paste_back, confidence):
             (mask, image), first, last = pictures[0], record.step == 1, record.is_final
+            seen = record.encoder_input
+            masked = to_uint8_image(seen[0]) if seen is not None else gr.skip()
             note = " The whole face is masked, so this draws a new one." if hole.all() and kind == "inpaint" else ""
             status = (f"Step {record.step} of {record.sweet_spot} (schedule length {record.total_iter}): "
                       f"{int(record.newly_decided.sum())} tokens decided, {int(record.still_masked.sum())} "
                       f"still masked. {elapsed:.2f} s.{note}")
             # Only what changed travels: the masked input once, the result and the run at the end.
-            yield (masked if first and masked is not None else gr.skip(), mask, heat[0] if heat else gr.skip(),
+            yield (masked, mask, heat[0] if heat else gr.skip(),
                    image, image if last else (None if first else gr.skip()), status,
                    self._keep(kind, record, ["result"], face, hole, frames, settings) if last else gr.skip())
 
@@ -202,8 +205,7 @@ class Studio:
             face, hole = self._checked(canvas)
             settings = self._settings(schedule, sweet_spot, total_iter, temperature, seed, fill, final_step, decoder)
             steps = self.model.inpaint_steps(face, hole, **settings)
-            yield from self._single("inpaint", steps, face, hole, settings, paste_back, confidence,
-                                    masked=ui.masked_view(face, hole, fill))
+            yield from self._single("inpaint", steps, face, hole, settings, paste_back, confidence)
         except (ui.InputError, MaskGITError) as e:
             raise one_line(e) from None
 

@@ -12,13 +12,11 @@ import warnings
 import zipfile
 
 import numpy as np
-import torch
 from PIL import Image
 
-from maskgit import encoder_view
 from maskgit.images import IMAGE_SIZE, downscale_hole, to_model_rgb
 from maskgit.masks import random_walk_hole
-from maskgit.render import LEGEND, colormap_css, data_url, enlarge, png_bytes, save_gif, to_uint8_image
+from maskgit.render import LEGEND, colormap_css, data_url, enlarge, png_bytes, save_gif
 
 VIEW = 256  # pixels of the enlarged face in editor values built for the API
 PRESETS = ("center box", "eyes band", "left half", "random blob")
@@ -151,13 +149,6 @@ def preset_hole(name, seed=0, size=IMAGE_SIZE):
     else:
         raise InputError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
     return hole
-
-
-def masked_view(face64, hole64, fill="smooth"):
-    """The input as the encoder sees it, hole filled (64x64 uint8; the page enlarges it)."""
-    face = torch.from_numpy(np.array(face64, np.uint8)).permute(2, 0, 1)[None].float() / 255
-    view = encoder_view(face, torch.from_numpy(np.asarray(hole64, bool))[None], fill)
-    return to_uint8_image(view[0])
 
 
 def legend_html():

@@ -91,6 +91,19 @@ def test_inpaint_streams_each_step_at_model_resolution(studio, face, runs):
     assert np.array_equal(final[4][known], face[known])  # paste-back: known pixels are the face's
 
 
+def test_masked_input_is_what_the_encoder_saw(studio, face):
+    views = {}
+    for fill in ("gray", "smooth"):
+        updates = list(studio.inpaint(ui.painter_value(face, HOLE), "cosine", 2, 2, 4.5, 0, True, fill))
+        views[fill] = updates[0][0].astype(int)
+        assert updates[1][0] == gr.skip()  # sent once
+    assert (views["gray"][HOLE] == 128).all()  # flat gray, as in the course
+    rim = face[19, 16:48].astype(int)  # the smooth fill continues the colours around the hole
+    assert np.abs(views["smooth"][20, 16:48] - rim).mean() < np.abs(128 - rim).mean()
+    for view in views.values():
+        assert np.array_equal(view[~HOLE], face[~HOLE])
+
+
 def test_confidence_heatmap_streams_only_when_asked(studio, face):
     off = list(studio.inpaint(ui.painter_value(face, HOLE), "cosine", 3, 3, 4.5, 0, True))
     assert all(u[2] == gr.skip() for u in off)

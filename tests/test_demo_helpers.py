@@ -114,17 +114,6 @@ def test_paint_outside_the_faces_crop_is_ignored_or_refused(face):
         ui.read_editor({"background": background, "layers": [outside]})
 
 
-def test_masked_view_shows_the_encoders_fill(face):
-    hole = np.zeros((64, 64), bool)
-    hole[20:40, 10:50] = True
-    gray, smooth = ui.masked_view(face, hole, "gray"), ui.masked_view(face, hole, "smooth")
-    assert gray.shape == smooth.shape == (64, 64, 3) and gray.dtype == np.uint8
-    assert np.array_equal(gray[~hole], face[~hole]) and np.array_equal(smooth[~hole], face[~hole])
-    assert (gray[hole] == 128).all()
-    rim_face = face[19, 10:50].astype(int)
-    assert np.abs(smooth[20, 10:50].astype(int) - rim_face).mean() < np.abs(128 - rim_face).mean()
-
-
 def test_legend_is_text_and_css_not_pixels():
     html = ui.legend_html()
     assert "<img" not in html and "linear-gradient" in html and "still masked" in html
