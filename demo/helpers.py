@@ -157,7 +157,7 @@ def legend_html():
     states = " ".join(f"{swatch.format(tuple(c))}{name}" for name, c in LEGEND.items())
     bar = f'<span class="mg-colorbar" style="background:{colormap_css()}"></span>'
     return (f'<div class="mg-legend">Latent mask: {states}<br>'
-            f'Confidence (probability of each decided token): 0 {bar} 1</div>')
+            f'Confidence (probability of each decided token, log scale): 0.001 {bar} 1</div>')
 
 
 # -- exports -------------------------------------------------------------------------------------

@@ -83,13 +83,24 @@ def colormap(values):
     return np.round(VIRIDIS[lo] * (1 - t) + VIRIDIS[lo + 1] * t).astype(np.uint8)
 
 
+CONFIDENCE_FLOOR = 1e-3  # the heatmap's scale: log10 of the probability, from this floor to 1
+
+
+def confidence_scale(probability):
+    """Probabilities -> [0, 1] on a log scale from CONFIDENCE_FLOOR (0) to 1 (1): a token drawn
+    from 1,000 codes is often given a few percent, which a linear scale would show as one colour."""
+    p = np.clip(np.asarray(probability, np.float64), CONFIDENCE_FLOOR, 1)
+    return np.log10(p) / -np.log10(CONFIDENCE_FLOOR) + 1
+
+
 def confidence_image(probability):
     """(h, w) probabilities with NaN where nothing was decided -> uint8 RGBA (h, w, 4): viridis
-    where decided, transparent elsewhere (the page's own background shows through)."""
+    on a log scale (`confidence_scale`) where decided, transparent elsewhere (the page's own
+    background shows through)."""
     p = np.asarray(probability.cpu() if hasattr(probability, "cpu") else probability, np.float64)
     out = np.zeros(p.shape + (4,), np.uint8)
     decided = ~np.isnan(p)
-    out[..., :3] = colormap(p)
+    out[..., :3] = colormap(confidence_scale(np.nan_to_num(p, nan=1.0)))
     out[..., 3] = np.where(decided, 255, 0)
     return out
 

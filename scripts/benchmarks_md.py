@@ -264,6 +264,8 @@ def studio_section(studio):
     return ["## Studio responsiveness (headless Chromium, 1366x768)", "",
             "| run | model alone: first / last step (ms) | page: click to first / last step shown (ms) | "
             "server: to last step (ms) | last step: page / model |", "|---|---|---|---|---|", *rows, "",
+            f"On {studio.get('machine', 'this machine')} (1-minute load average {studio.get('load_average_1min', '?')} "
+            "at the end, the benchmark included).",
             f"Medians of {studio['runs']} runs; each run in the page alternates with the same run of the model",
             "alone in the benchmark's process, so both see the same machine load. A step is shown when the",
             "status line says so and its pictures have loaded. Targets: the last step within 1.5x the model's",
@@ -278,7 +280,9 @@ def load_section(report):
             f"{'yes' if r['all_complete'] else 'no'} |" for r in report["rows"]]
     return ["## Many users at once (gradio_client on the loopback)", "",
             f"Each user streams a {report['steps']}-step `/inpaint` of its own face, hole and seed; all start "
-            f"together. The studio runs {report['concurrency']} model runs at once, sharing forward passes.", "",
+            f"together. The studio runs {report['concurrency']} model runs at once, sharing forward passes. On "
+            f"{report.get('machine', 'this machine')} (1-minute load average {report.get('load_average_1min', '?')} "
+            "at the end, the benchmark included).", "",
             "| users | first step: median / p95 (s) | last step: median / p95 (s) | all complete |",
             "|---|---|---|---|", *rows, "", "```bash", "python -m maskgit.bench load --out docs/bench", "```", ""]
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from maskgit import InpaintStep
 from maskgit.render import (DECIDED_EARLIER, DECIDED_NOW, KNOWN, STILL_MASKED, WHITE, colormap, colormap_css,
-                            confidence_image, data_url, decided_confidence, flatten, frame, latent_mask, png_bytes,
+                            confidence_image, confidence_scale, data_url, decided_confidence, flatten, frame, latent_mask, png_bytes,
                             row, save_gif, schedule_svg, step_frame, step_pictures, strip)
 
 
@@ -59,7 +59,8 @@ def test_confidence_is_the_probability_when_each_token_was_decided():
     heat = confidence_image(probs)
     assert heat.shape == (4, 4, 4)
     assert heat[1, 1, 3] == heat[2, 2, 3] == 255 and heat[0, 0, 3] == heat[3, 3, 3] == 0  # transparent elsewhere
-    assert tuple(heat[1, 1, :3]) == tuple(colormap(0.9))
+    assert tuple(heat[1, 1, :3]) == tuple(colormap(confidence_scale(0.9)))
+    assert confidence_scale(1.0) == 1 and confidence_scale(1e-3) == 0 and abs(confidence_scale(0.03162) - 0.5) < 1e-3
 
 
 def test_colormap_is_viridis_and_gets_lighter():

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import MaskGITError
-from .studio import free_port, start_studio
+from .studio import free_port, machine, start_studio
 
 STEPS = 10
 
@@ -121,7 +121,7 @@ def run_load(args):
         proc.wait(timeout=30)
     if not rows:
         raise MaskGITError("no load measured: give --users")
-    return {"concurrency": args.concurrency, "steps": STEPS, "rows": rows}
+    return {"concurrency": args.concurrency, "steps": STEPS, "rows": rows, **machine()}
 
 
 def report(res):

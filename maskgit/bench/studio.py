@@ -153,6 +153,14 @@ def measure(url, model, runs):
     return out
 
 
+def machine():
+    """What the numbers were measured on, and how busy it was (1-minute load average)."""
+    import platform
+    import torch
+    return {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+            "load_average_1min": round(os.getloadavg()[0], 2)}
+
+
 def run_studio(args):
     if shutil.which("chromium") is None:
         raise MaskGITError("headless Chromium is needed: apt-get install -y chromium (and pip install playwright)")
@@ -163,7 +171,7 @@ def run_studio(args):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    res = {"runs": args.runs, "steps": STEPS, "compare_schedules": COMPARE}
+    res = {"runs": args.runs, "steps": STEPS, "compare_schedules": COMPARE, **machine()}
     for name, case in cases.items():
         res[name] = {k: round(v, 2) if k == "last_ratio" else round(v) for k, v in case.items()}
         res[name]["first_ratio"] = round(case["click_to_first_ms"] / case["model_first_ms"], 2)
