@@ -346,7 +346,8 @@ def picture(label, elem_id=None, height=170, **kw):
 
 def face_column(studio):
     c = SimpleNamespace()
-    c.painter = gr.HTML(ui.painter_value(studio.examples[0]) if studio.examples else None,
+    first = studio.examples[0] if studio.examples else np.full((64, 64, 3), 128, np.uint8)  # gray without examples
+    c.painter = gr.HTML(ui.painter_value(first),
                         html_template=PAINTER_HTML, js_on_load=read_text("painter.js"), elem_id="editor",
                         brush=6, erase=False, note="no hole painted yet")
     with gr.Row():

@@ -45,7 +45,7 @@ class BatchedModel:
     forward pass takes (a call is never split). Attributes not overridden here (decoding
     generators, guide, image_size, ...) are the wrapped model's, running through the batcher."""
 
-    def __init__(self, model, window_ms=8.0, max_rows=64):
+    def __init__(self, model, window_ms=20.0, max_rows=64):
         if max_rows < 1 or window_ms < 0:
             raise MaskGITError("max_rows must be >= 1 and window_ms >= 0")
         self.model, self.window, self.max_rows = model, window_ms / 1000, max_rows

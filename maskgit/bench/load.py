@@ -86,7 +86,9 @@ def p95(values):
 def users_at_once(url, n, folder):
     """n clients streaming at the same moment: per-user times and their median / p95."""
     from gradio_client import Client
-    clients = [Client(url, verbose=False) for _ in range(n)]
+    # Pictures stay on the server (their URLs come back): a remote user would fetch them on its own
+    # machine, not on the 2 cores the studio runs on.
+    clients = [Client(url, verbose=False, download_files=False) for _ in range(n)]
     payloads = [editor_payload(folder, i) for i in range(n)]
     start, results = threading.Event(), [dict() for _ in range(n)]
     threads = [threading.Thread(target=one_user, args=(clients[i], payloads[i], i, start, results[i]))
