@@ -338,8 +338,9 @@ MARK_STEP = """(status) => { const m = /Step (\\d+) of/.exec(status || "");
   return []; }"""
 
 
-def picture(label, elem_id=None, height=170, **kw):
-    """An output picture streamed at model resolution as PNG; the page enlarges it (pixelated)."""
+def picture(label, elem_id=None, height=150, **kw):
+    """An output picture streamed at model resolution as PNG; the page enlarges it (pixelated).
+    Gradio draws it as wide as it is tall: 150 px fits three panels a row at 1366 px."""
     return gr.Image(label=label, elem_id=elem_id, type="numpy", format="png", interactive=False, height=height,
                     elem_classes="pixelated", buttons=["download"], **kw)
 
