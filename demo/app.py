@@ -399,7 +399,7 @@ def control_column(studio):
 
 def output_column():
     c = SimpleNamespace()
-    c.status = gr.Markdown("Ready: paint a hole, then press Inpaint.", elem_id="status")
+    c.status = gr.Markdown("Ready: paint a hole, then press Inpaint.", elem_id="status", label="status")
     with gr.Row(elem_classes="mg-outputs"):
         c.mask_out = picture("Latent mask (16x16 tokens)", "latent-mask", min_width=120)
         c.conf_out = picture("Confidence", "confidence", min_width=120, visible=False)
