@@ -1,8 +1,10 @@
-"""UI helpers for the studio: editor values, preset holes, pictures, exports.
+"""UI glue for the studio: what the browser sends -> arrays, presets, exports.
 
-No model maths here: the model lives in `maskgit`; this file turns what the browser sends
-into arrays and what the model yields into pictures.
+No model maths and no step pictures here: the model lives in `maskgit`, every picture of a
+decoding step in `maskgit.render`.
 """
+import base64
+import binascii
 import io
 import os
 import time
@@ -10,66 +12,127 @@ import warnings
 import zipfile
 
 import numpy as np
-import torch
 from PIL import Image
 
-from maskgit import encoder_view
 from maskgit.images import IMAGE_SIZE, downscale_hole, to_model_rgb
 from maskgit.masks import random_walk_hole
-from maskgit.render import LEGEND, enlarge, save_gif, side_by_side, to_uint8_image, token_state_image
+from maskgit.render import LEGEND, colormap_css, data_url, enlarge, png_bytes, save_gif
 
-VIEW = 256  # pixels on screen for one 64x64 picture
+VIEW = 256  # pixels of the enlarged face in editor values built for the API
 PRESETS = ("center box", "eyes band", "left half", "random blob")
+MAX_DATA_URL = 2_000_000  # characters of a face sent by the page (a 64x64 PNG needs ~20,000)
+PICK_A_FACE = "Pick a face first: upload one, choose an example or press Generate."
 
 
 class InputError(ValueError):
-    """Something the person can fix: shown in the UI as a message."""
+    """Something the person can fix: shown in the UI as a one-line message."""
 
 
 def prepare_face(image):
     """Any uploaded picture (numpy / PIL) -> uint8 64x64 RGB (center-cropped, resized)."""
     if image is None:
-        raise InputError("Pick a face first: upload one, choose an example or press Generate.")
+        raise InputError(PICK_A_FACE)
     img = Image.fromarray(np.asarray(image)) if not isinstance(image, Image.Image) else image
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return to_model_rgb(img)
+        return to_model_rgb(img.convert("RGB"))
 
 
+# -- the page's painter: {"face": PNG data URL, "hole": 64x64 bits, base64} ----------------------
+def encode_hole(hole64):
+    return base64.b64encode(np.packbits(np.asarray(hole64, bool).ravel()).tobytes()).decode("ascii")
+
+
+def decode_hole(text, size=IMAGE_SIZE):
+    if not text:
+        return np.zeros((size, size), bool)
+    try:
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(text, validate=True), np.uint8))
+    except (binascii.Error, ValueError):
+        raise InputError("The painted hole could not be read; clear the paint and paint again.") from None
+    if bits.size < size * size:
+        raise InputError("The painted hole could not be read; clear the paint and paint again.")
+    return bits[: size * size].reshape(size, size).astype(bool)
+
+
+def painter_value(face64, hole64=None):
+    """The painter's value showing `face64` with `hole64` (bool) painted (None: no paint)."""
+    return {"face": data_url(face64), "hole": encode_hole(hole64) if hole64 is not None else ""}
+
+
+def decode_face(url):
+    if not isinstance(url, str) or not url.startswith("data:image/") or "," not in url:
+        raise InputError(PICK_A_FACE)
+    if len(url) > MAX_DATA_URL:
+        raise InputError("The face sent by the page is too large; pick or upload it again.")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True))) as img:
+            return prepare_face(img)
+    except (binascii.Error, OSError, ValueError, Image.DecompressionBombError):
+        raise InputError("The face sent by the page could not be read; pick or upload it again.") from None
+
+
+def read_painter(value):
+    """Painter value -> (face uint8 64x64x3, hole bool 64x64)."""
+    if not isinstance(value, dict) or not value.get("face"):
+        raise InputError(PICK_A_FACE)
+    return decode_face(value["face"]), decode_hole(value.get("hole"))
+
+
+# -- gr.ImageEditor values (the API's editor argument) -----------------------------------------
 def editor_value(face64, hole64=None):
-    """Editor value showing `face64` enlarged, with `hole64` (bool) as a painted layer."""
+    """An ImageEditor value showing `face64` enlarged, with `hole64` (bool) as a painted layer."""
     background = enlarge(face64, VIEW)
     layer = np.zeros((VIEW, VIEW, 4), np.uint8)
     if hole64 is not None:
-        big = np.asarray(Image.fromarray(hole64.astype(np.uint8) * 255).resize((VIEW, VIEW), Image.NEAREST)) > 0
-        layer[big] = (255, 0, 255, 200)
-    composite = background.copy()
-    alpha = layer[..., 3:4] / 255.0
-    composite = (composite * (1 - alpha) + layer[..., :3] * alpha).astype(np.uint8)
-    return {"background": background, "layers": [layer], "composite": composite}
+        layer[enlarge(np.asarray(hole64, np.uint8) * 255, VIEW) > 0] = (255, 0, 255, 200)
+    return {"background": background, "layers": [layer], "composite": background.copy()}
+
+
+def layer_alpha(layer, shape):
+    """A painted layer's alpha > 0 at the background's (h, w): a layer of the same shape
+    but another size is resized to it; one of another shape is refused."""
+    layer = np.asarray(layer)
+    if layer.ndim != 3 or layer.shape[2] != 4:
+        raise InputError("A painted layer must be an RGBA picture (paint where alpha > 0).")
+    h, w = shape
+    if layer.shape[:2] != (h, w):
+        lh, lw = layer.shape[:2]
+        if abs(lh * w - lw * h) > max(lh, lw, h, w):
+            raise InputError(f"A painted layer is {lw}x{lh} but the face is {w}x{h}: layers need the face's shape.")
+        alpha = Image.fromarray(np.ascontiguousarray(layer[..., 3])).resize((w, h), Image.NEAREST)
+        return np.asarray(alpha) > 0
+    return layer[..., 3] > 0
 
 
 def read_editor(value, threshold=0.25):
-    """Editor value -> (face uint8 64x64x3, hole bool 64x64).
+    """ImageEditor value -> (face uint8 64x64x3, hole bool 64x64).
 
-    The background is the face (enlarged); every painted layer pixel is part of the hole.
-    A 64x64 pixel is a hole when at least `threshold` of its on-screen area was painted.
-    """
-    if not value or value.get("background") is None:
-        raise InputError("Pick a face first: upload one, choose an example or press Generate.")
+    The background is the face (any size: center-cropped); every painted layer pixel is part
+    of the hole. A 64x64 pixel is a hole when at least `threshold` of its area was painted."""
+    if not isinstance(value, dict) or value.get("background") is None:
+        raise InputError(PICK_A_FACE)
     background = np.asarray(value["background"])
     if background.ndim != 3 or background.shape[2] < 3:
         raise InputError("The picture in the editor is not an RGB image.")
     face = prepare_face(background[..., :3])
-    h, w = background.shape[:2]
-    painted = np.zeros((h, w), bool)
+    painted = np.zeros(background.shape[:2], bool)
     for layer in value.get("layers") or []:
-        layer = np.asarray(layer)
-        if layer.ndim == 3 and layer.shape[2] == 4 and layer.shape[:2] == (h, w):
-            painted |= layer[..., 3] > 0
+        if layer is not None:
+            painted |= layer_alpha(layer, background.shape[:2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # paint outside the face's crop is simply not part of it
-        return face, downscale_hole(painted, IMAGE_SIZE, coverage=threshold)
+        hole = downscale_hole(painted, IMAGE_SIZE, coverage=threshold)
+    if painted.any() and not hole.any():
+        raise InputError("The paint misses the face: paint over the face itself.")
+    return face, hole
+
+
+def read_canvas(value):
+    """Either kind of value (the page's painter or an API editor) -> (face, hole)."""
+    if isinstance(value, dict) and "face" in value:
+        return read_painter(value)
+    return read_editor(value)
 
 
 def preset_hole(name, seed=0, size=IMAGE_SIZE):
@@ -88,55 +151,16 @@ def preset_hole(name, seed=0, size=IMAGE_SIZE):
     return hole
 
 
-def masked_view(face64, hole64, fill="smooth"):
-    """The input as the encoder sees it, hole filled (64x64 uint8; the page enlarges it)."""
-    face = torch.from_numpy(np.array(face64, np.uint8)).permute(2, 0, 1)[None].float() / 255
-    view = encoder_view(face, torch.from_numpy(np.asarray(hole64, bool))[None], fill)
-    return to_uint8_image(view[0])
+def legend_html():
+    """The latent mask's colours and the confidence colormap, as text and CSS (no bitmaps)."""
+    swatch = '<span class="mg-swatch" style="background:rgb{}"></span>'
+    states = " ".join(f"{swatch.format(tuple(c))}{name}" for name, c in LEGEND.items())
+    bar = f'<span class="mg-colorbar" style="background:{colormap_css()}"></span>'
+    return (f'<div class="mg-legend">Latent mask: {states}<br>'
+            f'Confidence (probability of each decided token, log scale): 0.001 {bar} 1</div>')
 
 
-def step_pictures(record, index=0, paste_back=True, size=IMAGE_SIZE):
-    """(latent mask picture, predicted image) of one step at `size` pixels.
-
-    The studio streams them at 64x64 and lets the browser enlarge them (pixelated): 16x
-    fewer pixels to encode and send per step than pre-enlarged pictures."""
-    mask = token_state_image(record.known[index].cpu(), record.still_masked[index].cpu(),
-                             record.newly_decided[index].cpu())
-    image = record.composite if paste_back else record.image
-    return enlarge(mask, size), enlarge(to_uint8_image(image[index]), size)
-
-
-def big_frame(mask_pic, image_pic, size=VIEW):
-    """An enlarged (latent mask | prediction) frame for the step viewer and downloads."""
-    return frame(enlarge(mask_pic, size), enlarge(image_pic, size))
-
-
-def legend_markdown():
-    swatch = '<span style="display:inline-block;width:12px;height:12px;background:rgb{};border:1px solid #888"></span>'
-    return " &nbsp; ".join(f"{swatch.format(tuple(c))} {name}" for name, c in LEGEND.items())
-
-
-def frame(mask_pic, image_pic, gap=8):
-    return side_by_side(mask_pic, image_pic, gap)
-
-
-def label_strip(text, width, height=22):
-    from PIL import ImageDraw
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    ImageDraw.Draw(img).text((6, 5), text, fill=(20, 20, 20))
-    return np.asarray(img)
-
-
-def compare_grid(columns, titles, gap=12):
-    """Side-by-side columns (each a frame) with a title above each."""
-    h = max(c.shape[0] for c in columns)
-    parts = []
-    for col, title in zip(columns, titles):
-        col = np.concatenate([label_strip(title, col.shape[1]), col], axis=0)
-        parts += [col, np.full((col.shape[0], gap, 3), 255, np.uint8)]
-    return np.concatenate(parts[:-1], axis=1)
-
-
+# -- exports -------------------------------------------------------------------------------------
 def prune_exports(folder, max_age_s=3600, now=None):
     """Remove exports older than max_age_s (Gradio serves its own copy once a download is
     returned), so a long-running studio does not fill the disk. Returns how many went."""
@@ -152,14 +176,13 @@ def prune_exports(folder, max_age_s=3600, now=None):
     return removed
 
 
-def export_run(frames, folder, stem):
-    """Write frames as an animated GIF and a zip of PNGs; returns both paths."""
+def export_run(frames, folder, stem, scale=4):
+    """Write frames (model-resolution pictures) as an animated GIF and a zip of PNGs, both
+    enlarged `scale` times; returns both paths."""
     gif_path = os.path.join(folder, f"{stem}.gif")
-    save_gif(frames, gif_path)
+    save_gif(frames, gif_path, scale=scale)
     zip_path = os.path.join(folder, f"{stem}-frames.zip")
     with zipfile.ZipFile(zip_path, "w") as zf:
         for i, f in enumerate(frames, 1):
-            buf = io.BytesIO()
-            Image.fromarray(f).save(buf, format="PNG")
-            zf.writestr(f"step_{i:02d}.png", buf.getvalue())
+            zf.writestr(f"step_{i:02d}.png", png_bytes(enlarge(f, (f.shape[1] * scale, f.shape[0] * scale))))
     return gif_path, zip_path

@@ -57,6 +57,7 @@ class InpaintStep:
     newly_decided: torch.Tensor  # token decided at this step
     tokens: torch.Tensor         # predicted token ids
     confidence: Optional[torch.Tensor] = None  # probability of each token's draw at this step
+    encoder_input: Optional[torch.Tensor] = None  # what the encoder saw (first step; None if tokens given)
     image: Optional[torch.Tensor] = None      # decoded prediction (the course's output)
     composite: Optional[torch.Tensor] = None  # known pixels pasted back
 
@@ -175,8 +176,10 @@ class MaskGIT:
         token_hole = grow_token_hole(pixel_to_token_hole(holes), grow_hole).flatten(1)
         if (token_hole.sum(1) == 0).any():
             raise MaskGITError("the hole is empty: paint at least a few pixels to inpaint")
+        seen = None
         if tokens is None:
-            tokens = self.encode(encoder_view(images, holes, fill))
+            seen = encoder_view(images, holes, fill)
+            tokens = self.encode(seen)
         else:
             tokens = torch.as_tensor(tokens, device=self.device).long().reshape(len(images), -1)
             if tokens.shape[1] != self.grid ** 2:
@@ -192,7 +195,7 @@ class MaskGIT:
             record = InpaintStep(step=s.step, total_iter=total_iter, sweet_spot=sweet_spot,
                                  known=s.known.view(shape), still_masked=s.still_masked.view(shape),
                                  newly_decided=s.newly_decided.view(shape), tokens=s.tokens.view(shape),
-                                 confidence=s.confidence.view(shape))
+                                 confidence=s.confidence.view(shape), encoder_input=seen if s.step == 1 else None)
             if decode == "every" or (decode == "final" and record.is_final):
                 record.image = self.decode(s.tokens, images, holes, decoder)
                 record.composite = paste_back(record.image, images, holes, feather=feather)

@@ -80,6 +80,30 @@ def json_table(data, title):
     return lines
 
 
+def studio_table(studio):
+    """The studio in headless Chromium against the model alone (maskgit-bench studio)."""
+    rows = []
+    for name, what in (("inpaint", "10-step inpaint"),
+                       ("compare", f"{len(studio['compare_schedules'])}-schedule compare")):
+        r = studio[name]
+        rows.append(f"| {what} | {r['model_first_ms']} / {r['model_last_ms']} | {r['click_to_first_ms']} / "
+                    f"{r['click_to_last_ms']} | {r['server_last_ms']} | {r['last_ratio']:.2f}x |")
+    return ["| run | model alone: first / last step (ms) | page: click to first / last step shown (ms) | "
+            "server: to last step (ms) | last step: page / model |", "|---|---|---|---|---|", *rows, "",
+            f"{studio.get('machine', 'machine not recorded')}; medians of {studio['runs']} runs; 1-minute load "
+            f"average {studio.get('load_average_1min', '?')} at the end."]
+
+
+def load_table(report):
+    """Many streaming users at once (maskgit-bench load)."""
+    rows = [f"| {r['users']} | {r['first_median_s']} / {r['first_p95_s']} | {r['last_median_s']} / "
+            f"{r['last_p95_s']} | {'yes' if r['all_complete'] else 'no'} |" for r in report["rows"]]
+    return ["| users | first step: median / p95 (s) | last step: median / p95 (s) | all complete |",
+            "|---|---|---|---|", *rows, "",
+            f"{report.get('machine', 'machine not recorded')}; {report['steps']} steps each; the studio runs "
+            f"{report['concurrency']} model runs at once."]
+
+
 def tables(bench_dir):
     def load(name):
         path = os.path.join(bench_dir, name)
@@ -92,10 +116,13 @@ def tables(bench_dir):
             out["sweet_spot"] = sweet_spot_table(fid)
     if speed:
         out["speed"] = speed_table(speed)
-    for name in ("studio", "load", "reliability"):
-        data = load(f"{name}.json")
-        if data:
-            out[name] = json_table(data.get("summary", data), name)
+    studio, load_report, reliability = load("studio.json"), load("load.json"), load("reliability.json")
+    if studio and "inpaint" in studio:
+        out["studio"] = studio_table(studio)
+    if load_report and load_report.get("rows"):
+        out["load"] = load_table(load_report)
+    if reliability:
+        out["reliability"] = json_table(reliability.get("summary", reliability), "reliability")
     return out
 
 

@@ -12,17 +12,11 @@ from PIL import Image
 from maskgit import encoder_view, load
 from maskgit.images import uint8_to_unit
 from maskgit.masks import random_walk_hole
-from maskgit.render import enlarge, to_uint8_image, token_state_image
+from maskgit.render import WHITE, column, enlarge, latent_mask, row, step_image, to_uint8_image
 
 
 def strip(rows, gap=6):
-    out = []
-    for row in rows:
-        pieces = []
-        for pic in row:
-            pieces += [pic, np.full((pic.shape[0], gap, 3), 255, np.uint8)]
-        out += [np.concatenate(pieces[:-1], 1), np.full((gap, sum(p.shape[1] for p in pieces[:-1]), 3), 255, np.uint8)]
-    return np.concatenate(out[:-1], 0)
+    return column([row(r, gap, WHITE) for r in rows], gap, WHITE)
 
 
 def main():
@@ -38,9 +32,8 @@ def main():
     hole = random_walk_hole(np.random.default_rng(5), steps=160)
     masks, preds = [], []
     for record in model.inpaint_steps(face, hole, schedule="cosine", sweet_spot=10, total_iter=10, seed=0):
-        masks.append(enlarge(token_state_image(record.known[0], record.still_masked[0],
-                                               record.newly_decided[0]), 128))
-        preds.append(enlarge(to_uint8_image(record.image[0]), 128))
+        masks.append(enlarge(latent_mask(record), 128))
+        preds.append(enlarge(step_image(record, paste_back=False), 128))
     masked = enlarge(np.where(hole[..., None], np.uint8(128), face), 128)
     result = enlarge(to_uint8_image(record.composite[0]), 128)
     blank = np.full_like(masked, 255)
@@ -59,13 +52,13 @@ def hole_fill_figure(model, out, n=3):
     for i in range(n):
         face = to_uint8_image(final.image[i])
         hole = random_walk_hole(np.random.default_rng(20 + i), steps=140)
-        row = [enlarge(face, 128)]
+        pics = [enlarge(face, 128)]
         for fill in ("gray", "smooth"):
             x = uint8_to_unit(face)[None]
             view = encoder_view(x, torch.from_numpy(hole)[None], fill)[0]
             decoded = model.inpaint(face, hole, seed=0, fill=fill).image[0]
-            row += [enlarge(to_uint8_image(view), 128), enlarge(to_uint8_image(decoded), 128)]
-        rows.append(row)
+            pics += [enlarge(to_uint8_image(view), 128), enlarge(to_uint8_image(decoded), 128)]
+        rows.append(pics)
     Image.fromarray(strip(rows)).save(os.path.join(out, "hole_fill.png"))
     print("wrote", os.path.join(out, "hole_fill.png"))
 

@@ -32,6 +32,19 @@ def synthetic_face(rng, size=64):
     return img
 
 
+def tiny_maskgit(guide=False):
+    """A randomly initialised MaskGIT small enough for fast tests of the studio and the batcher."""
+    from maskgit import MaskGIT
+    from maskgit.guided import Guide, GuideConfig
+    from maskgit.transformer import BidirectionalTransformer, TransformerConfig
+    from maskgit.tokenizer import FSQAutoencoder, TokenizerConfig
+    torch.manual_seed(0)
+    vq = FSQAutoencoder(TokenizerConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3)))
+    tr = BidirectionalTransformer(TransformerConfig(vocab_size=27, dim=16, n_layers=1, n_heads=2))
+    small_guide = Guide(GuideConfig(channels=(4, 8), bottleneck_blocks=1)) if guide else None
+    return MaskGIT(vq, tr, small_guide, device="cpu", bf16=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("faces")

@@ -3,10 +3,13 @@ peak, and the studio's responsiveness.
 
   maskgit-bench fid --test-dir DIR --out docs/bench     # the course's tables, every decoder
   maskgit-bench speed --out docs/bench                  # models, a studio run, training steps
+  maskgit-bench studio --out docs/bench                 # the studio in headless Chromium
+  maskgit-bench load --out docs/bench                   # many streaming users at once
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 from ..cli import ArgumentParser, add_decoding_flags, add_model_flags, reports_errors
@@ -48,10 +51,27 @@ def parse(argv):
     sub = p.add_subparsers(dest="what", required=True)
     fid_flags(sub.add_parser("fid", help="the course's FID tables on a test folder"))
     sub.add_parser("speed", help="speed of the models, a studio run and training steps")
+    st = sub.add_parser("studio", help="the studio in headless Chromium against the model alone")
+    st.add_argument("--runs", type=int, default=5, help="runs per case (medians)")
+    ld = sub.add_parser("load", help="many users streaming at once through gradio_client")
+    ld.add_argument("--users", type=int, nargs="+", default=[1, 4, 8, 16], help="simultaneous users, one row each")
+    ld.add_argument("--concurrency", type=int, default=16, help="the studio's model runs at once (1: one at a time)")
     for q in sub.choices.values():
         add_model_flags(q)
         q.add_argument("--out", help="folder for the JSON results (and plots)")
     return p.parse_args(argv)
+
+
+def run_other(args):
+    """speed, studio or load: each module has run_<what>(args) and, but speed, a printed report."""
+    if args.what == "speed":
+        from .speed import run_speed
+        return run_speed(args)
+    from importlib import import_module
+    module = import_module(f".{args.what}", __name__)
+    results = getattr(module, f"run_{args.what}")(args)
+    print(module.report(results), file=sys.stderr)
+    return results
 
 
 @reports_errors
@@ -66,11 +86,10 @@ def main(argv=None):
             from .plots import plot_report
             plot_report(results, args.out)
     else:
-        from .speed import run_speed
-        results = run_speed(args)
+        results = run_other(args)
         results["seconds"] = round(time.time() - start, 1)
         if args.out:
             os.makedirs(args.out, exist_ok=True)
-            with open(os.path.join(args.out, "speed.json"), "w") as fh:
+            with open(os.path.join(args.out, f"{args.what}.json"), "w") as fh:
                 json.dump(results, fh, indent=2)
     print(json.dumps(results))
