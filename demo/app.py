@@ -430,7 +430,7 @@ def lower_panels():
             c.gif_btn = gr.DownloadButton("Download GIF", elem_id="download-gif")
             c.zip_btn = gr.DownloadButton("Download frames (zip)", elem_id="download-zip")
     # The API's editor argument (background, layers, composite), as before the page had its painter.
-    c.api_editor = gr.ImageEditor(type="numpy", visible=False, label="editor")
+    c.api_editor = FileEditor(type="filepath", visible=False, label="editor")
     c.api_hook = gr.Button(visible=False)
     return c
 
@@ -453,6 +453,16 @@ def build(studio):
     app.queue(default_concurrency_limit=studio.concurrency, max_size=64)
     app.studio = studio
     return app
+
+
+class FileEditor(gr.ImageEditor):
+    """The API's editor value as the uploaded files' paths, unread: maskgit.images reads them as
+    a viewer shows them (EXIF, 16-bit, size checked before decoding) and refuses bad files in one
+    line, where Gradio's own reading would convert them to 8-bit RGBA or fail with a traceback."""
+
+    def convert_and_format_image(self, file, flatten_on_white=False):
+        path = getattr(file, "path", None)
+        return path if path is not None else super().convert_and_format_image(file, flatten_on_white)
 
 
 def wire(studio, c):

@@ -14,7 +14,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from maskgit.images import IMAGE_SIZE, downscale_hole, to_model_rgb
+from maskgit.errors import MaskGITError
+from maskgit.images import IMAGE_SIZE, downscale_hole, read_file, to_model_rgb, to_rgb
 from maskgit.masks import random_walk_hole
 from maskgit.render import LEGEND, colormap_css, data_url, enlarge, png_bytes, save_gif
 
@@ -105,6 +106,18 @@ def layer_alpha(layer, shape):
     return layer[..., 3] > 0
 
 
+def editor_picture(item, what, rgba=False):
+    """A picture of an editor value: an array, or (from the API) a file read as a viewer shows
+    it (EXIF turned, 16-bit scaled, the size checked before decoding), as RGB or RGBA."""
+    if not isinstance(item, str):
+        return np.asarray(item)
+    try:
+        img, _ = read_file(item, what)
+    except MaskGITError as e:
+        raise InputError(str(e).replace(os.path.dirname(item) + os.sep, "")) from None
+    return np.asarray(img.convert("RGBA") if rgba else to_rgb(img)[0])
+
+
 def read_editor(value, threshold=0.25):
     """ImageEditor value -> (face uint8 64x64x3, hole bool 64x64).
 
@@ -112,14 +125,14 @@ def read_editor(value, threshold=0.25):
     of the hole. A 64x64 pixel is a hole when at least `threshold` of its area was painted."""
     if not isinstance(value, dict) or value.get("background") is None:
         raise InputError(PICK_A_FACE)
-    background = np.asarray(value["background"])
+    background = editor_picture(value["background"], "the face")
     if background.ndim != 3 or background.shape[2] < 3:
         raise InputError("The picture in the editor is not an RGB image.")
     face = prepare_face(background[..., :3])
     painted = np.zeros(background.shape[:2], bool)
     for layer in value.get("layers") or []:
         if layer is not None:
-            painted |= layer_alpha(layer, background.shape[:2])
+            painted |= layer_alpha(editor_picture(layer, "a painted layer", rgba=True), background.shape[:2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # paint outside the face's crop is simply not part of it
         hole = downscale_hole(painted, IMAGE_SIZE, coverage=threshold)

@@ -59,6 +59,9 @@ def read_file(path, what="image"):
         raise
     except FileNotFoundError:
         raise MaskGITError(f"{what} not found: {path}") from None
+    except Image.DecompressionBombError:  # PIL refuses headers far above its own limit before ours
+        raise MaskGITError(f"{what} has more pixels than the limit of {MAX_PIXELS // 1_000_000} "
+                           f"megapixels: {path}") from None
     except IsADirectoryError:
         raise MaskGITError(f"{what} is a folder, not an image: {path}") from None
     except _READ_ERRORS as e:

@@ -471,3 +471,31 @@ def wait_for_client(url, proc, timeout=120):
         except Exception:
             assert time.time() < deadline, "the studio did not start"
             time.sleep(0.5)
+
+
+def test_api_faces_are_read_as_the_library_reads_files_and_bad_files_are_one_line(server, tmp_path, face):
+    """The API's editor files go through maskgit.images: 16-bit and EXIF-rotated pictures give
+    the same face as maskgit-inpaint would; an unreadable file is refused in one line."""
+    from gradio_client import Client, handle_file
+    from maskgit.images import read_model_rgb
+    client = Client(server, verbose=False)
+    layer = np.zeros((64, 64, 4), np.uint8)
+    layer[20:44, 16:48, 3] = 255
+    Image.fromarray(layer).save(tmp_path / "layer.png")
+    Image.fromarray(face[..., 1].astype(np.uint16) * 200).save(tmp_path / "face16.png")  # 16-bit gray
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side
+    Image.fromarray(face).save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    known = ~box(slice(16, 48), slice(12, 52))
+    for name in ("face16.png", "turned.jpg"):
+        path = str(tmp_path / name)
+        value = dict(background=handle_file(path), layers=[handle_file(str(tmp_path / "layer.png"))],
+                     composite=handle_file(path))
+        result = client.predict(value, "cosine", 2, 2, 4.5, 0, True, api_name="/inpaint")[4]
+        assert np.array_equal(load_rgb(result)[known], read_model_rgb(path)[0][known].astype(int)), name
+    (tmp_path / "notes.png").write_text("not a picture")
+    bad = dict(background=handle_file(str(tmp_path / "notes.png")), layers=[handle_file(str(tmp_path / "layer.png"))],
+               composite=handle_file(str(tmp_path / "notes.png")))
+    with pytest.raises(Exception) as refused:
+        client.predict(bad, "cosine", 2, 2, 4.5, 0, True, api_name="/inpaint")
+    assert "not a readable image" in str(refused.value) and "\n" not in str(refused.value).strip()

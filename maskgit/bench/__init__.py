@@ -5,6 +5,7 @@ peak, and the studio's responsiveness.
   maskgit-bench speed --out docs/bench                  # models, a studio run, training steps
   maskgit-bench studio --out docs/bench                 # the studio in headless Chromium
   maskgit-bench load --out docs/bench                   # many streaming users at once
+  maskgit-bench reliability --out docs/bench            # bad input, kills and load, one table
 """
 import argparse
 import json
@@ -56,6 +57,10 @@ def parse(argv):
     ld = sub.add_parser("load", help="many users streaming at once through gradio_client")
     ld.add_argument("--users", type=int, nargs="+", default=[1, 4, 8, 16], help="simultaneous users, one row each")
     ld.add_argument("--concurrency", type=int, default=16, help="the studio's model runs at once (1: one at a time)")
+    rl = sub.add_parser("reliability", help="bad-input catalogues, kill tests and load levels, in one table")
+    rl.add_argument("--users", type=int, nargs="*", default=[1, 4, 8, 16],
+                    help="load levels: simultaneous streaming users (none: skip the load)")
+    rl.add_argument("--skip-cli", action="store_true", help="skip the command line's catalogue")
     for q in sub.choices.values():
         add_model_flags(q)
         q.add_argument("--out", help="folder for the JSON results (and plots)")

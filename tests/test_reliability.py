@@ -1,0 +1,33 @@
+"""The reliability command's judges and its training kill test."""
+from maskgit.bench.reliability import ApiCase, judge_api, training_kill
+from maskgit.cli import default_checkpoints
+
+
+class FakeClient:
+    def __init__(self, error=None):
+        self.error = error
+
+    def predict(self, *args, api_name):
+        if self.error:
+            raise ValueError(self.error)
+        return ("ok",)
+
+
+def test_a_bad_request_passes_only_when_refused_in_one_line_naming_the_problem():
+    bad = ApiCase("bad seed", "/inpaint", (), error="seed")
+    assert judge_api(FakeClient("seed must be a whole number"), bad)["passed"]
+    assert not judge_api(FakeClient(), bad)["passed"]  # accepted
+    assert not judge_api(FakeClient("Traceback (most recent call last):\n  ..."), bad)["passed"]
+    assert not judge_api(FakeClient("something else went wrong"), bad)["passed"]
+
+
+def test_a_valid_request_passes_only_when_served():
+    good = ApiCase("16-bit picture", "/inpaint", ())
+    assert judge_api(FakeClient(), good)["passed"]
+    assert not judge_api(FakeClient("could not read"), good)["passed"]
+
+
+def test_a_killed_training_run_resumes_losing_at_most_one_save_interval(tmp_path):
+    result = training_kill(default_checkpoints(), str(tmp_path))
+    assert result["passed"], result
+    assert result["resumed_to"] == result["saved_step"] + 3 and result["saved_step"] > 0
