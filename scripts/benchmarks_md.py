@@ -71,6 +71,18 @@ def speed_table(speed):
     return lines + [f"| {label} | {speed[k]} |" for k, label in keys if k in speed]
 
 
+def reliability_cases(report):
+    """Every case of the reliability report: where, what, passed, the message a user saw."""
+    lines = ["| where | case | passed | message |", "|---|---|---|---|"]
+    for r in report["cases"]:
+        message = r.get("message", "").replace("|", "\\|")
+        lines.append(f"| {r['where']} | {r['case']} | {'yes' if r['passed'] else '**no**'} | {message} |")
+    for k in report.get("kills", []):
+        facts = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in k.items() if key not in ("case", "passed"))
+        lines.append(f"| faults | {k['case']} | {'yes' if k['passed'] else '**no**'} | {facts} |")
+    return lines
+
+
 def json_table(data, title):
     """A flat report (the studio's latency, load, reliability) as a two-column table."""
     lines = [f"| {title} | value |", "|---|---|"]
@@ -123,6 +135,7 @@ def tables(bench_dir):
         out["load"] = load_table(load_report)
     if reliability:
         out["reliability"] = json_table(reliability.get("summary", reliability), "reliability")
+        out["reliability_cases"] = reliability_cases(reliability)
     return out
 
 

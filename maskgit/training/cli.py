@@ -12,6 +12,7 @@ Each run resumes from OUT/state.json when it exists (use --fresh to start over);
 final weights there (e.g. checkpoints/).
 """
 import argparse
+import sys
 
 from ..cli import ArgumentParser, reports_errors
 
@@ -37,11 +38,7 @@ def common_flags(p):
     p.add_argument("--export-to", help="also write the final weights into this folder")
 
 
-def parse(argv):
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="stage", required=True)
-
-    vq = sub.add_parser("vqgan", help="stage 1: the image tokenizer")
+def tokenizer_flags(vq):
     common_flags(vq)
     vq.add_argument("--lr", type=float, default=2e-4)
     vq.add_argument("--channels", type=int, nargs="+", default=[64, 128, 192])
@@ -80,7 +77,8 @@ def parse(argv):
                     help="with --init-from: freeze the encoder from the first step, so the tokens (and a "
                     "transformer trained on them) stay valid, and tune only the decoder")
 
-    tr = sub.add_parser("transformer", help="stage 2: masked visual token modelling")
+
+def transformer_flags(tr):
     common_flags(tr)
     tr.add_argument("--vqgan", required=True, help="folder holding the stage-1 weights")
     tr.add_argument("--vqgan-name", default="vqgan", help="checkpoint name inside --vqgan")
@@ -100,7 +98,9 @@ def parse(argv):
     tr.add_argument("--layers", type=int, default=12)
     tr.add_argument("--heads", type=int, default=6)
     tr.add_argument("--dropout", type=float, default=0.1)
-    gd = sub.add_parser("guide", help="the mask-aware decoder's guide, on a frozen tokenizer")
+
+
+def guide_flags(gd):
     common_flags(gd)
     gd.set_defaults(batch_size=32, val_every=250, val_limit=256)
     gd.add_argument("--tokenizer", default="checkpoints",
@@ -115,6 +115,14 @@ def parse(argv):
     gd.add_argument("--holes", type=int, default=8192, help="random holes drawn once for the run (each seen in 8 orientations)")
     gd.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
                     help="also keep guide_stepN.* in --out every N steps, to choose from afterwards")
+
+
+def parse(argv):
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="stage", required=True)
+    tokenizer_flags(sub.add_parser("vqgan", help="stage 1: the image tokenizer"))
+    transformer_flags(sub.add_parser("transformer", help="stage 2: masked visual token modelling"))
+    guide_flags(sub.add_parser("guide", help="the mask-aware decoder's guide, on a frozen tokenizer"))
     args = parser.parse_args(argv)
     if not args.steps and not args.minutes and not getattr(args, "tokenize_only", False):
         parser.error("give a budget: --steps N and/or --minutes M")
@@ -139,3 +147,7 @@ def main(argv=None):
     config_cls, train_fn = trainer(args.stage)
     fields = config_cls.__dataclass_fields__
     train_fn(config_cls(**{k: v for k, v in vars(args).items() if k in fields}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
