@@ -171,7 +171,7 @@ class Studio:
 
     @staticmethod
     def _keep(kind, record, labels, face, hole, frames, settings):
-        """What a finished run leaves in the session: enough to pick, resample, replay and export it."""
+        """What a finished run leaves in the browser's state (gr.State): enough to pick, resample, replay and export it."""
         return {"kind": kind, "rows": list(labels), "face": face, "hole": hole, "settings": settings,
                 "tokens": record.tokens.cpu().numpy(),
                 "composites": [to_uint8_image(c) for c in record.composite], "frames": frames}
