@@ -26,7 +26,7 @@ from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .guided import Guide, GuideConfig
 from .images import save_rgb
-from .pipeline import load, load_vqgan, resolve_device
+from .pipeline import check_decoder, load, load_vqgan, resolve_device
 from .runtime import reuse_freed_memory
 from .scoring import DecodeSettings, decode_set, psnr_known, psnr_uint8, reconstruct_set, set_tokens
 from .testset import load_test_folder, load_val_folder
@@ -98,6 +98,8 @@ def score_inpainting(args, model, weights, data, result, seed):
     """Decode the set once with these settings, then every requested decoder from its tokens."""
     masked, truth, holes, _ = data
     decoders = {None: (model.default_decoder,), "both": ("guided", "tokens")}.get(args.decoder, (args.decoder,))
+    for decoder in decoders:  # before the costly part
+        check_decoder(decoder, model.guide is not None)
     settings = DecodeSettings.from_args(args, seed=seed)
     start = time.time()
     tokens = set_tokens(model, masked, holes, settings, weights, cache=args.tokens, quiet=args.quiet)[settings.sweet_spot]
@@ -121,7 +123,9 @@ def add_fids(args, outputs, truth, result):
 def seed_spread(runs):
     """Mean, standard deviation and range of each score over the seeds' runs."""
     summary = {}
-    for key in (k for k in runs[0] if k.startswith(("fid", "tokens_fid", "guided_fid")) and not k.endswith("seconds")):
+    scores = (k for k, v in runs[0].items() if isinstance(v, float) and not k.endswith("seconds")
+              and k.startswith(("fid", "tokens_fid", "psnr", "tokens_psnr")))
+    for key in scores:
         values = [r[key] for r in runs]
         summary[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                         "min": min(values), "max": max(values)}

@@ -132,6 +132,7 @@ class MaskGIT:
     def decode(self, tokens, images=None, holes=None, decoder="tokens"):
         """Token ids (B, n) -> images (B, 3, H, W) in [0, 1]. decoder="guided" also reads the
         known pixels of `images` (B, 3, H, W) in [0, 1] outside `holes` (B, H, W)."""
+        check_decoder(decoder, self.guide is not None)
         with self.autocast():
             img = self.vqgan.decode(tokens.view(-1, self.grid, self.grid))
             if decoder == "guided":

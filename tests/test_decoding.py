@@ -165,11 +165,8 @@ def test_seeds_out_of_range_or_not_whole_are_one_line_errors(seed):
 
 @pytest.mark.parametrize("seed", [18446744073709551616, -9223372036854775809, 1.5])
 def test_the_pipeline_refuses_a_bad_seed_before_any_work(seed):
-    from maskgit import MaskGIT, VQGAN, VQGANConfig
-    torch.manual_seed(0)
-    model = MaskGIT(VQGAN(VQGANConfig(channels=(8, 16, 16), res_blocks=1, fsq_levels=(3, 3, 3))),
-                    BidirectionalTransformer(TransformerConfig(vocab_size=27, dim=16, n_layers=1, n_heads=2)),
-                    device="cpu", bf16=False)
+    from conftest import tiny_maskgit
+    model = tiny_maskgit()
     image, hole = np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), bool)
     with pytest.raises(MaskGITError, match="seed must be a whole number"):
         model.inpaint(image, hole, seed=seed, total_iter=2, sweet_spot=2)

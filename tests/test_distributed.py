@@ -41,7 +41,7 @@ def test_replicas_agree_under_a_time_budget_and_after_a_resume(tiny_data_root, t
     else:
         tokenizer = str(tmp_path / "tok")
         done = torchrun("vqgan", "--data-root", tiny_data_root, "--out", tokenizer, "--steps", "2", "--batch-size",
-                        "4", "--channels", "8", "16", "--res-blocks", "1", "--disc-weight", "0", "--device", "cpu")
+                        "4", "--channels", "8", "8", "16", "--res-blocks", "1", "--disc-weight", "0", "--device", "cpu")
         assert done.returncode == 0, done.stderr[-2000:]
         common += ["--vqgan", tokenizer, "--dim", "32", "--layers", "1", "--heads", "2"]
     first = torchrun(stage, *common, "--minutes", "0.05")

@@ -72,5 +72,5 @@ def test_a_decompression_bomb_is_a_clear_error(tmp_path, monkeypatch):
     from maskgit.images import load_image
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels: over twice the limit
-    with pytest.raises(MaskGITError, match="not a readable image.*DecompressionBombError"):
+    with pytest.raises(MaskGITError, match="more pixels than the limit"):
         load_image(tmp_path / "big.png")

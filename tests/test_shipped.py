@@ -74,10 +74,10 @@ def test_the_committed_fid_reports_were_made_with_the_shipped_weights():
 def test_shipped_discriminator_loads_for_further_decoder_tuning():
     """`train.py vqgan --init-from checkpoints` starts its adversarial term from this one: it
     must load at the trainer's default size and name the shipped decoder."""
-    import train
     from maskgit.checkpoint import weights_digests
+    from maskgit.training.cli import parse
     from maskgit.training.discriminator import PatchDiscriminator, load_discriminator
-    disc = PatchDiscriminator(train.parse(["vqgan", "--data-root", "d", "--out", "o", "--steps", "1"]).disc_channels)
+    disc = PatchDiscriminator(parse(["vqgan", "--data-root", "d", "--out", "o", "--steps", "1"]).disc_channels)
     fresh = {k: v.clone() for k, v in disc.state_dict().items()}
     info = load_discriminator(disc, CHECKPOINTS)
     assert info["vqgan"] == weights_digests(CHECKPOINTS)["vqgan"]

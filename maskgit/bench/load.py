@@ -14,41 +14,15 @@ import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import CancelledError
 
 import numpy as np
 from PIL import Image
 
+from ..client import stream
 from ..errors import MaskGITError
 from .studio import free_port, machine, start_studio
 
 STEPS = 10
-
-
-def stream(job, idle_timeout=30.0, poll=0.02):
-    """Yield a gradio_client job's streamed updates as they arrive. Raises TimeoutError when
-    none arrives for idle_timeout seconds (a server that died mid-stream may never end the job),
-    ConnectionError when the client gave the job up, and the server's error when the job
-    failed. (The same code is in docs/studio-api.md.)"""
-    seen, last = 0, time.monotonic()
-    while True:
-        outputs = job.outputs()
-        for update in outputs[seen:]:
-            yield update
-        if len(outputs) > seen:
-            seen, last = len(outputs), time.monotonic()
-        if job.done():
-            for update in job.outputs()[seen:]:
-                yield update
-            try:
-                job.result()  # raises the server's error, if any
-            except CancelledError:  # the client gave the job up: its connection broke
-                raise ConnectionError("the studio ended the stream: it may have stopped") from None
-            return
-        if time.monotonic() - last > idle_timeout:
-            job.cancel()
-            raise TimeoutError(f"no update from the studio for {idle_timeout:g} s: it may have stopped")
-        time.sleep(poll)
 
 
 def editor_payload(folder, seed):

@@ -292,4 +292,7 @@ def train_transformer(cfg: TransformerTrainConfig):
                   f"faces in {tokens_path(cfg, tokens[2])}")
         ddp.close()
         return
+    if tokens[0].shape[1] != model_cfg.n_tokens:  # masking and decoding work on a 16x16 grid
+        raise MaskGITError(f"the tokenizer in {cfg.vqgan} gives {tokens[0].shape[1]} tokens a face; the "
+                           f"transformer reads a 16x16 grid ({model_cfg.n_tokens}): use three --channels levels")
     TransformerRun(cfg, ddp, model_cfg, start_weights, tokens).run()
