@@ -45,6 +45,21 @@ def sweet_spot_table(report):
     return fid_rows(rows, report["settings"]["decoders"], "(sweet spot, total)")
 
 
+COURSE = {"cosine": 32.93, "linear": 34.01, "square": 34.00, "cubic": 34.52}
+
+
+def results_table(report):
+    """The README's table: the course's four schedules, both decoders, against the course."""
+    lines = ["| schedule (10,10) | mask-aware decoder: `fid` / `fid_composited` | tokens only: `fid` / "
+             "`fid_composited` | course `fid` |", "|---|---|---|---|"]
+    for name, course in COURSE.items():
+        row = report["schedules"].get(name, {})
+        cells = [f"{fmt(row[d]['fid'])} / {fmt(row[d]['fid_composited'])}" if d in row else "not run yet"
+                 for d in ("guided", "tokens")]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {course:.2f} |")
+    return lines
+
+
 def reference_table(report):
     names = {"gray_fill": "gray-filled input (`masked_image`)", "opencv_telea": "OpenCV Telea, radius 3",
              "tokenizer_reconstruction": "the tokenizer's reconstruction of the truth (floor of the tokens-only `fid`)"}
@@ -123,7 +138,8 @@ def tables(bench_dir):
     fid, speed = load("fid_results.json"), load("speed.json")
     out = {}
     if fid:
-        out.update(fid_settings=settings_line(fid), schedules=schedules_table(fid), reference=reference_table(fid))
+        out.update(fid_settings=settings_line(fid), schedules=schedules_table(fid), reference=reference_table(fid),
+                   results=results_table(fid))
         if fid.get("sweet_spot_table"):
             out["sweet_spot"] = sweet_spot_table(fid)
     if speed:
