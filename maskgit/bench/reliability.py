@@ -178,10 +178,13 @@ def training_kill(checkpoints, root):
     proc = subprocess.Popen(argv + ["--steps", "1000000"], stdout=log, stderr=subprocess.STDOUT)
     state = os.path.join(out, "state.json")
     deadline = time.time() + 300
-    while not (os.path.exists(state) and time.time() - os.path.getmtime(state) > SAVE_SECONDS / 2):
+    while not os.path.exists(state):  # the first save
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            return {"case": "training killed and resumed", "passed": False, "problems": ["no state was saved"]}
+            log.close()
+            tail = open(log.name).read().strip().splitlines()[-1:] or ["(no output)"]
+            return {"case": "training killed and resumed", "passed": False,
+                    "problems": [f"no state was saved: {tail[0][-200:]}"]}
         time.sleep(0.2)
     time.sleep(SAVE_SECONDS * 1.7)  # somewhere between two saves
     proc.send_signal(signal.SIGKILL)
