@@ -4,6 +4,7 @@ back) against the truth, following pytorch-fid.
   maskgit-evaluate --test-dir DIR --json                         # the test folder, the defaults
   maskgit-evaluate --val-dir DATA/val --decoder both --json      # choose settings on val faces
   maskgit-evaluate --val-dir DATA/val --seeds 0 1 2 3 4 --json   # how much of a score is the seed
+  maskgit-evaluate --val-dir DATA/val --val-holes ragged --json   # the same holes, ragged borders
   maskgit-evaluate --test-dir DIR --recon --json                 # the tokenizer's reconstructions
 
 A test folder holds masked_image/, mask64/ and gt/; a val folder is any folder of faces,
@@ -26,6 +27,7 @@ from .errors import MaskGITError
 from .fid import FID_PRECISIONS, fid
 from .guided import Guide, GuideConfig
 from .images import save_rgb
+from .masks import VAL_HOLES
 from .pipeline import check_decoder, load, load_vqgan, resolve_device
 from .runtime import reuse_freed_memory
 from .scoring import DecodeSettings, decode_set, psnr_known, psnr_uint8, reconstruct_set, set_tokens
@@ -38,6 +40,9 @@ def parse(argv):
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--test-dir", help="a test folder: masked_image/, mask64/ and gt/")
     where.add_argument("--val-dir", help="a folder of faces, each given a brush-stroke hole: where settings are chosen")
+    p.add_argument("--val-holes", default="brush", choices=VAL_HOLES,
+                   help="with --val-dir: brush strokes (default), or the same strokes with ragged borders "
+                        "like masks reduced from a higher resolution")
     add_model_flags(p)
     add_decoding_flags(p)
     add_decoder_flag(p, both=True)
@@ -68,7 +73,7 @@ def parse(argv):
 def load_set(args):
     if args.test_dir:
         return load_test_folder(args.test_dir, args.limit)
-    return load_val_folder(args.val_dir, args.limit)
+    return load_val_folder(args.val_dir, args.limit, holes=args.val_holes)
 
 
 def load_model(args):
@@ -137,7 +142,7 @@ def score(args):
     torch.manual_seed(args.seed)
     data = load_set(args)
     masked, truth, holes, names = data
-    result = {"n_images": len(names), "set": "test" if args.test_dir else "val", "checkpoints": args.checkpoints,
+    result = {"n_images": len(names), "set": "test" if args.test_dir else "val" if args.val_holes == "brush" else "val-ragged", "checkpoints": args.checkpoints,
               "fid_precision": args.fid_precision}
     start = time.time()
     if args.recon:

@@ -33,6 +33,18 @@ def grow_token_hole(token_hole, tokens=1):
     return F.max_pool2d(token_hole[:, None].float(), k, stride=1, padding=int(tokens)).squeeze(1) > 0
 
 
+def known_specks(hole, max_known_neighbours=2):
+    """(B, H, W) bool: known pixels with at most `max_known_neighbours` known pixels among
+    their 8 neighbours, i.e. single known pixels or pairs surrounded by hole.
+
+    Why: masks reduced from a higher resolution leave such specks inside their holes. A
+    decoder that copies them exactly draws dots of the true face over the sampled one, whose
+    content there differs; treating them as hole lets the fill run through."""
+    known = (~hole)[:, None].float()
+    count = F.avg_pool2d(F.pad(known, (1, 1, 1, 1), value=1.0), 3, stride=1) * 9 - known
+    return (~hole) & (count.squeeze(1) <= max_known_neighbours + 0.5)
+
+
 def token_to_pixel(token_map, patch=4):
     """(B, h, w) token-level map -> (B, h*patch, w*patch) pixel map (nearest)."""
     return token_map.repeat_interleave(patch, -2).repeat_interleave(patch, -1)
@@ -68,11 +80,35 @@ def random_walk_hole(rng, size=64, steps=120, radius2=(9, 30)):
     return hole
 
 
-def validation_holes(n, seed=0):
-    """The brush-stroke holes the validation experiments use: n of them, 60-200 steps long
-    (about 22 % of a face), the same for the same seed."""
+def roughen_border(hole, rng, rate=0.3):
+    """`hole` (bool H x W) with each pixel of its border band flipped with probability `rate`.
+
+    The band is the pixels whose 3x3 neighbourhood holds both hole and known pixels. Masks
+    painted at a higher resolution and reduced to 64x64 look like this: a ragged edge, single
+    known pixels just inside the hole and single hole pixels just outside it."""
+    padded = np.pad(hole, 1, mode="edge")
+    window = np.lib.stride_tricks.sliding_window_view(padded, (3, 3)).reshape(*hole.shape, 9)
+    band = window.any(-1) & ~window.all(-1)
+    return hole ^ (band & (rng.random(hole.shape) < rate))
+
+
+VAL_HOLES = ("brush", "ragged")
+
+
+def validation_holes(n, seed=0, kind="brush"):
+    """The holes the validation experiments use: n brush strokes 60-200 steps long (about
+    22 % of a face), the same for the same seed. kind="ragged": the same strokes with a
+    ragged border (roughen_border, rate 0.3), drawn from a second generator so the strokes
+    do not change."""
+    if kind not in VAL_HOLES:
+        from .errors import MaskGITError
+        raise MaskGITError(f"validation holes are one of {', '.join(VAL_HOLES)}, not {kind!r}")
     rng = np.random.default_rng(seed)
-    return np.stack([random_walk_hole(rng, steps=int(rng.integers(60, 200))) for _ in range(n)])
+    holes = np.stack([random_walk_hole(rng, steps=int(rng.integers(60, 200))) for _ in range(n)])
+    if kind == "ragged":
+        edge_rng = np.random.default_rng([seed, 1])
+        holes = np.stack([roughen_border(h, edge_rng) for h in holes])
+    return holes
 
 
 def smooth_fill(images, hole, smoothing=20):
@@ -109,9 +145,10 @@ def smooth_fill(images, hole, smoothing=20):
     return out
 
 
-def random_hole(rng, size=64):
+def random_hole(rng, size=64, ragged=0.0):
     """A random hole for training (bool size x size): brush strokes of many lengths and
-    widths, rectangles, ellipses, or a stroke with a rectangle; about 5-50 % of the face."""
+    widths, rectangles, ellipses, or a stroke with a rectangle; about 5-50 % of the face.
+    With probability `ragged` its border is roughened (roughen_border, rate 0.1-0.4)."""
     yy, xx = np.mgrid[:size, :size]
 
     def box():
@@ -137,4 +174,6 @@ def random_hole(rng, size=64):
         hole = ellipse()
     else:
         hole = stroke() | (box() if rng.random() < 0.5 else ellipse())
+    if ragged and rng.random() < ragged:  # no draw when off: the same holes as without it
+        hole = roughen_border(hole, rng, rate=float(rng.uniform(0.1, 0.4)))
     return hole

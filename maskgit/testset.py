@@ -31,13 +31,13 @@ def load_test_folder(test_dir, limit=None):
     return np.stack(masked), np.stack(truth), np.stack(holes), names
 
 
-def load_val_folder(folder, limit=None, seed=0):
+def load_val_folder(folder, limit=None, seed=0, holes="brush"):
     """A folder of faces as an inpainting set: uint8 masked images (the hole gray, as the test
-    folder's), truth, the brush-stroke holes of masks.validation_holes(seed), and names.
+    folder's), truth, the holes of masks.validation_holes(seed, holes), and names.
     Where decoding choices are made: the test folder is measured, never tuned on."""
     if limit is not None and limit < 2:
         raise MaskGITError(f"--limit must be >= 2 (FID needs 2 or more images), got {limit}")
     truth = load_image_folder(folder, limit=limit).permute(0, 2, 3, 1).contiguous().numpy()
-    holes = validation_holes(len(truth), seed=seed)
+    holes = validation_holes(len(truth), seed=seed, kind=holes)
     masked = np.where(holes[..., None], np.uint8(128), truth)
     return masked, truth, holes, [f"val_{i:04d}.png" for i in range(len(truth))]

@@ -74,3 +74,41 @@ def test_a_decompression_bomb_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels: over twice the limit
     with pytest.raises(MaskGITError, match="more pixels than the limit"):
         load_image(tmp_path / "big.png")
+
+
+def test_a_ragged_border_changes_only_pixels_next_to_the_other_side():
+    from maskgit.masks import roughen_border
+    hole = np.zeros((64, 64), bool)
+    hole[20:44, 16:40] = True
+    ragged = roughen_border(hole, np.random.default_rng(0), rate=0.3)
+    changed = ragged ^ hole
+    assert 20 < changed.sum() < 120  # about 0.3 of the ~190 pixels of the band
+    ys, xs = np.nonzero(changed)
+    # every flipped pixel lies in the band: one pixel either side of the rectangle's edge
+    assert ((ys >= 19) & (ys <= 44) & (xs >= 15) & (xs <= 40)).all()
+    assert not changed[22:42, 18:38].any()
+    assert np.array_equal(ragged, roughen_border(hole, np.random.default_rng(0), rate=0.3))
+
+
+def test_ragged_validation_holes_are_the_brush_holes_with_a_ragged_edge():
+    from maskgit.masks import validation_holes
+    brush, ragged = validation_holes(6, seed=3), validation_holes(6, seed=3, kind="ragged")
+    assert not np.array_equal(brush, ragged)
+    assert np.array_equal(brush, validation_holes(6, seed=3))  # the brush holes did not move
+    differs = (brush ^ ragged).mean(axis=(1, 2))
+    assert (differs > 0).all() and (differs < 0.1).all()
+    with pytest.raises(Exception, match="brush, ragged"):
+        validation_holes(2, kind="zigzag")
+
+
+def test_known_specks_are_single_known_pixels_inside_a_hole_not_its_border():
+    from maskgit.masks import known_specks
+    hole = torch.zeros(1, 16, 16, dtype=torch.bool)
+    hole[0, 4:12, 4:12] = True
+    hole[0, 7, 7] = False            # a single known pixel inside the hole
+    hole[0, 9, 9] = hole[0, 9, 10] = False  # a pair
+    hole[0, 5, 11] = False           # a notch in the border: it touches the known side
+    specks = known_specks(hole)
+    assert specks[0, 7, 7] and specks[0, 9, 9] and specks[0, 9, 10]
+    assert specks.sum() == 3
+    assert not known_specks(torch.zeros(1, 8, 8, dtype=torch.bool)).any()  # nothing known is lost

@@ -31,3 +31,14 @@ def test_a_killed_training_run_resumes_losing_at_most_one_save_interval(tmp_path
     result = training_kill(default_checkpoints(), str(tmp_path))
     assert result["passed"], result
     assert result["resumed_to"] == result["saved_step"] + 3 and result["saved_step"] > 0
+
+
+def test_the_command_line_cases_of_this_release_are_refused_naming_their_problem():
+    from maskgit.bench.reliability_cli import run_cli_catalogue
+    names = {"inpaint: config of a huge model", "inpaint: total iterations not a number",
+             "inpaint: config with heads that do not divide dim", "evaluate: folder without mask64/",
+             "evaluate: missing guide", "evaluate: unknown val holes", "train: guide ragged share 2",
+             "train: guide from a folder without one"}
+    results = run_cli_catalogue(default_checkpoints(), names=names)
+    assert {r["case"] for r in results} == names
+    assert [r for r in results if not r["passed"]] == []

@@ -511,3 +511,56 @@ def test_impossible_ema_decay_is_refused(tiny_data_root, tmp_path, capsys, decay
                        "--ema", decay, "--device", "cpu"]) == 2
     assert "--ema" in capsys.readouterr().err
     assert not out.exists()
+
+
+def guide_argv(vq_run, data_root, out, *extra):
+    return ["guide", "--data-root", data_root, "--tokenizer", vq_run, "--out", out, "--batch-size", "8",
+            "--channels", "8", "16", "--holes", "64", "--val-limit", "8", "--device", "cpu", *extra]
+
+
+@pytest.fixture(scope="module")
+def guide_run(vq_run, tiny_data_root, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("guide"))
+    code = train.main(guide_argv(vq_run, tiny_data_root, out, "--steps", "40", "--val-every", "20",
+                                 "--lr", "2e-3", "--ragged", "0.5", "--disc-weight", "0", "--feature-matching", "0"))
+    assert code == 0
+    return out
+
+
+def test_guide_learns_to_keep_the_known_pixels(guide_run):
+    final = read_log(guide_run)[-1]
+    # it starts as the tokens-only decoder (zero last layer) and learns to copy the known pixels
+    assert final["val_psnr_known"] > final["val_psnr_known_tokens"] + 1
+    assert final["val_psnr_known_ragged"] > final["val_psnr_known_tokens"] + 1
+    meta = json.load(open(os.path.join(guide_run, "guide.json")))
+    assert meta["info"]["ragged"] == 0.5
+
+
+def test_guide_continues_from_another_run(guide_run, vq_run, tiny_data_root, tmp_path):
+    out = str(tmp_path / "more")
+    code = train.main(guide_argv(vq_run, tiny_data_root, out, "--steps", "1", "--lr", "1e-12",
+                                 "--disc-weight", "0", "--feature-matching", "0", "--init-from", guide_run))
+    assert code == 0
+    start, after = read_tensors(os.path.join(guide_run, "guide.safetensors")), read_tensors(os.path.join(out, "guide.safetensors"))
+    assert all(torch.allclose(start[k].float(), after[k].float(), atol=1e-3) for k in start)
+    assert start["conv_out.weight"].abs().sum() > 0  # not two untrained guides
+    meta = json.load(open(os.path.join(out, "guide.json")))
+    assert meta["info"]["init_from_digest"] == file_digest(os.path.join(guide_run, "guide.safetensors"))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--init-from", "nowhere"], "holds no guide"),
+    (["--channels", "8", "16", "16"], "channels"),
+    (["--ragged", "1.5"], "share between 0 and 1"),
+])
+def test_guide_refuses_a_start_it_cannot_use(guide_run, vq_run, tiny_data_root, tmp_path, capsys, flags, message):
+    out = str(tmp_path / "refused")
+    argv = guide_argv(vq_run, tiny_data_root, out, "--steps", "1", "--disc-weight", "0", "--feature-matching", "0")
+    if "--channels" not in flags:
+        argv += flags
+    else:
+        argv = argv[:argv.index("--channels")] + flags + ["--init-from", guide_run] + argv[argv.index("--holes"):]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not os.path.exists(out)

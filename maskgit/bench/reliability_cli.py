@@ -22,6 +22,7 @@ class Case:
     argv: list
     expect: int = 2                   # exit status
     writes: str = None                # a path that must not exist afterwards (bad input) / must (good)
+    says: str = None                  # what the error line must name (bad input)
     outcome: dict = field(default_factory=dict)
 
 
@@ -60,10 +61,21 @@ class Fixtures:
         exif = Image.Exif()
         exif[0x0112] = 6
         Image.fromarray(face).save(self.rotated, exif=exif)
+        self.empty = self.path("empty.png")
+        open(self.empty, "wb").close()
+        self.val_dir = self.path("val")  # three readable faces: the cases below fail on their flag alone
+        os.makedirs(self.val_dir)
+        for i in range(3):
+            Image.fromarray(np.roll(face, 7 * i, 0)).save(os.path.join(self.val_dir, f"face{i}.png"))
+        self.no_mask64 = self.path("nomask64")
+        for sub in ("masked_image", "gt"):
+            os.makedirs(os.path.join(self.no_mask64, sub))
+            Image.fromarray(face).save(os.path.join(self.no_mask64, sub, "image_000.png"))
         self.a_file = self.path("a_file")
         open(self.a_file, "w").write("x")
         self.broken_ckpt = self.checkpoint_copy("broken", lambda d: open(f"{d}/transformer.safetensors", "r+b").truncate(1000))
-        self.huge_ckpt = self.checkpoint_copy("huge", lambda d: self.edit_config(d, "transformer", dim=65536))
+        self.huge_ckpt = self.checkpoint_copy("huge", lambda d: self.edit_config(d, "transformer", dim=65536, n_heads=8))
+        self.bad_heads = self.checkpoint_copy("heads", lambda d: self.edit_config(d, "transformer", n_heads=7))
         self.bad_json = self.checkpoint_copy("badjson", lambda d: open(f"{d}/vqgan.json", "w").write("{"))
         self.no_guide = self.checkpoint_copy("noguide", lambda d: None, with_guide=False)
 
@@ -96,9 +108,9 @@ class Fixtures:
 def inpaint_cases(f, out):
     base = ["maskgit-inpaint", "--checkpoints", f.checkpoints, "--total-iter", "2", "--sweet-spot", "2"]
 
-    def run(name, *args, expect=2, image=None, mask=None, dest=None):
+    def run(name, *args, expect=2, image=None, mask=None, dest=None, says=None):
         argv = base + ["--image", image or f.face, "--mask", mask or f.mask, "--out", dest or out(name), *args]
-        return Case(f"inpaint: {name}", argv, expect, writes=dest or out(name))
+        return Case(f"inpaint: {name}", argv, expect, writes=dest or out(name), says=says)
     return [
         run("missing image", image=f.path("nope.png")), run("image is a folder", image=f.root),
         run("text file as image", image=f.text), run("truncated PNG", image=f.truncated),
@@ -113,6 +125,10 @@ def inpaint_cases(f, out):
         run("truncated weights", "--checkpoints", f.broken_ckpt), run("config of a huge model", "--checkpoints", f.huge_ckpt),
         run("config not JSON", "--checkpoints", f.bad_json), run("negative hole growth", "--grow-hole", "-1"),
         run("guided decoder without a guide", "--checkpoints", f.no_guide, "--decoder", "guided"),
+        run("empty file as image", image=f.empty, says="image"), run("text file as mask", mask=f.text, says="mask"),
+        run("total iterations not a number", "--total-iter", "ten", says="total"),
+        run("fractional sweet spot", "--sweet-spot", "1.5", says="sweet"),
+        run("config with heads that do not divide dim", "--checkpoints", f.bad_heads, says="n_heads"),
         run("16-bit picture (valid)", image=f.face16, expect=0), run("EXIF-rotated JPEG (valid)", image=f.rotated, expect=0),
     ]
 
@@ -120,21 +136,25 @@ def inpaint_cases(f, out):
 def other_cases(f, out):
     ev = ["maskgit-evaluate", "--checkpoints", f.checkpoints, "--total-iter", "2", "--sweet-spot", "2", "--json"]
     tr = ["maskgit-train", "vqgan", "--data-root", f.root, "--steps", "1"]
+    gd = ["maskgit-train", "guide", "--data-root", f.root, "--steps", "1", "--tokenizer", f.checkpoints]
     return [
         Case("evaluate: missing test folder", ev + ["--test-dir", f.path("none")]),
-        Case("evaluate: folder without mask64/", ev + ["--test-dir", f.root]),
-        Case("evaluate: --limit 1", ev + ["--val-dir", f.root, "--limit", "1"]),
-        Case("evaluate: --batch-size 0", ev + ["--val-dir", f.root, "--batch-size", "0"]),
-        Case("evaluate: seed out of range", ev + ["--val-dir", f.root, "--seeds", "0", str(2 ** 63)]),
-        Case("evaluate: missing guide", ev + ["--val-dir", f.root, "--guide", f.path("none/guide")]),
+        Case("evaluate: folder without mask64/", ev + ["--test-dir", f.no_mask64], says="mask64"),
+        Case("evaluate: --limit 1", ev + ["--val-dir", f.val_dir, "--limit", "1"]),
+        Case("evaluate: --batch-size 0", ev + ["--val-dir", f.val_dir, "--batch-size", "0"]),
+        Case("evaluate: seed out of range", ev + ["--val-dir", f.val_dir, "--seeds", "0", str(2 ** 63)]),
+        Case("evaluate: missing guide", ev + ["--val-dir", f.val_dir, "--guide", f.path("none/guide")], says="guide"),
+        Case("evaluate: unknown val holes", ev + ["--val-dir", f.val_dir, "--val-holes", "zigzag"], says="val-holes"),
         Case("evaluate: val folder without images", ev + ["--val-dir", f.checkpoints + "/../docs"]),
         Case("train: missing data", tr + ["--out", out("t1")], writes=out("t1")),
         Case("train: no budget", ["maskgit-train", "vqgan", "--data-root", f.root, "--out", out("t2")], writes=out("t2")),
         Case("train: negative disc weight", tr + ["--out", out("t3"), "--disc-weight", "-1"], writes=out("t3")),
         Case("train: EMA decay 1", tr + ["--out", out("t4"), "--ema", "1"], writes=out("t4")),
         Case("train: GAN start 2", tr + ["--out", out("t5"), "--gan-start", "2"], writes=out("t5")),
-        Case("train: guide batch 0", ["maskgit-train", "guide", "--data-root", f.root, "--steps", "1",
-                                      "--batch-size", "0", "--out", out("t6")], writes=out("t6")),
+        Case("train: guide batch 0", gd + ["--batch-size", "0", "--out", out("t6")], writes=out("t6")),
+        Case("train: guide ragged share 2", gd + ["--ragged", "2", "--out", out("t7")], writes=out("t7"), says="ragged"),
+        Case("train: guide from a folder without one", gd + ["--init-from", f.path("none"), "--out", out("t8")],
+             writes=out("t8"), says="holds no guide"),
     ]
 
 
@@ -149,6 +169,8 @@ def judge(case, proc):
     if case.expect == 2:
         if len(lines) != 1:
             problems.append(f"{len(lines)} error lines")
+        elif case.says and case.says.lower() not in lines[0].lower():
+            problems.append(f"the error does not name {case.says!r}")
         if case.writes and case.writes.startswith(tempfile.gettempdir()) and os.path.exists(case.writes) \
                 and not os.path.isfile(case.writes):
             problems.append("wrote output")
@@ -156,20 +178,25 @@ def judge(case, proc):
             "message": lines[0][:160] if lines else ""}
 
 
-def run_cli_catalogue(checkpoints, timeout=120):
-    """[(case result)] for every command-line case."""
+def run_case(case, timeout=120):
+    try:
+        proc = subprocess.run(case.argv, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        return judge(case, proc)
+    except subprocess.TimeoutExpired:
+        return {"case": case.name, "passed": False, "problems": [f"no answer in {timeout} s"]}
+
+
+def run_cli_catalogue(checkpoints, timeout=120, names=None):
+    """[(case result)] for every command-line case (or those named in `names`)."""
     with tempfile.TemporaryDirectory(prefix="maskgit-reliability-") as root:
         fixtures = Fixtures(root, checkpoints)
         out = lambda name: os.path.join(root, "out", name.replace(" ", "-"))  # noqa: E731
         results = []
         for case in inpaint_cases(fixtures, out) + other_cases(fixtures, out):
-            try:
-                proc = subprocess.run(case.argv, capture_output=True, text=True, timeout=timeout,
-                                      env={**os.environ, "OMP_NUM_THREADS": "1"})
-                results.append(judge(case, proc))
-            except subprocess.TimeoutExpired:
-                results.append({"case": case.name, "passed": False, "problems": [f"no answer in {timeout} s"]})
-            print(("pass " if results[-1]["passed"] else "FAIL ") + case.name, file=sys.stderr, flush=True)
+            if names is None or case.name in names:
+                results.append(run_case(case, timeout))
+                print(("pass " if results[-1]["passed"] else "FAIL ") + case.name, file=sys.stderr, flush=True)
         return results
 
 

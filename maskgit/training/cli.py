@@ -113,6 +113,9 @@ def guide_flags(gd):
     gd.add_argument("--feature-matching", type=float, default=0.5, metavar="SHARE")
     gd.add_argument("--disc-augment", default="translation,cutout", metavar="POLICY")
     gd.add_argument("--holes", type=int, default=8192, help="random holes drawn once for the run (each seen in 8 orientations)")
+    gd.add_argument("--ragged", type=float, default=0.0, metavar="SHARE",
+                    help="share of the training holes given a ragged border, like masks reduced from a higher resolution")
+    gd.add_argument("--init-from", help="start from the guide in this folder (e.g. checkpoints) instead of zero")
     gd.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
                     help="also keep guide_stepN.* in --out every N steps, to choose from afterwards")
 

@@ -15,12 +15,13 @@ it toward the truth; and sampling costs about 1 s per face on two CPU cores.
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import file_digest, read_tensors, save_checkpoint, save_tensors
+from ..checkpoint import file_digest, load_checkpoint, read_tensors, save_checkpoint, save_tensors
 from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..guided import Guide, GuideConfig
@@ -46,6 +47,8 @@ class GuideTrainConfig(RunConfig):
     feature_matching: float = 0.5
     disc_augment: str = "translation,cutout"
     holes: int = 8192                 # size of the bank of random holes (each also flipped/transposed)
+    ragged: float = 0.0               # share of the bank's holes with a ragged border (masks.roughen_border)
+    init_from: Optional[str] = None   # start from the guide in this folder (same channels)
     distinct: bool = True
     val_limit: int = 256
     val_every: int = 250
@@ -60,6 +63,8 @@ class GuideTrainConfig(RunConfig):
                 raise MaskGITError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.disc_weight < 0 or self.feature_matching < 0 or self.known_weight < 0:
             raise MaskGITError("disc_weight, feature_matching and known_weight must be 0 or more")
+        if not 0 <= self.ragged <= 1:
+            raise MaskGITError(f"ragged is a share between 0 and 1, not {self.ragged}")
         if self.feature_matching and not self.disc_weight:
             raise MaskGITError("feature matching works through the discriminator: it needs disc_weight > 0")
         try:
@@ -97,9 +102,9 @@ def cached_pairs(cfg, vqgan, split, device, limit):
     return truth, recon
 
 
-def hole_bank(n, seed, size):
+def hole_bank(n, seed, size, ragged=0.0):
     rng = np.random.default_rng(seed)
-    return torch.from_numpy(np.stack([random_hole(rng, size) for _ in range(n)]))
+    return torch.from_numpy(np.stack([random_hole(rng, size, ragged) for _ in range(n)]))
 
 
 def sample_batch(truth, recon, bank, batch, gen, device):
@@ -118,15 +123,33 @@ def sample_batch(truth, recon, bank, batch, gen, device):
 
 @torch.no_grad()
 def validate(guide, val, device):
-    truth, recon, holes = val
+    """PSNR of the known region and the hole on the val faces' brush holes, and of the known
+    region on the same holes with ragged borders (val_psnr_known_ragged)."""
+    truth, recon, holes, ragged = val
     guide.eval()
     x, r = to_model_range(truth).to(device), to_model_range(recon).to(device)
+    holes, ragged = holes.to(device), ragged.to(device)
     with autocast(device):
-        out = guide(r, x, holes.to(device)).float()
+        out = guide(r, x, holes).float()
+        out_ragged = guide(r, x, ragged).float()
     guide.train()
-    holes = holes.to(device)
     return {"val_psnr_known": region_psnr(out, x, ~holes), "val_psnr_hole": region_psnr(out, x, holes),
-            "val_psnr_known_tokens": region_psnr(r, x, ~holes), "val_psnr_hole_tokens": region_psnr(r, x, holes)}
+            "val_psnr_known_tokens": region_psnr(r, x, ~holes), "val_psnr_hole_tokens": region_psnr(r, x, holes),
+            "val_psnr_known_ragged": region_psnr(out_ragged, x, ~ragged)}
+
+
+def starting_guide(cfg):
+    """The guide in cfg.init_from, refused unless it was trained against cfg.tokenizer with
+    the same channels."""
+    if not os.path.exists(os.path.join(cfg.init_from, "guide.json")):
+        raise MaskGITError(f"{cfg.init_from} holds no guide (guide.json and guide.safetensors)")
+    start, info = load_checkpoint(cfg.init_from, "guide", "guide", Guide, GuideConfig)
+    if info.get("vqgan") != file_digest(os.path.join(cfg.tokenizer, "vqgan.safetensors")):
+        raise MaskGITError(f"the guide in {cfg.init_from} was trained against another tokenizer than {cfg.tokenizer}'s")
+    if tuple(start.config.channels) != tuple(cfg.channels):
+        raise MaskGITError(f"the guide in {cfg.init_from} has channels {list(start.config.channels)}, "
+                           f"not {list(cfg.channels)}: give --channels to match")
+    return start
 
 
 def build(cfg, ddp):
@@ -134,6 +157,9 @@ def build(cfg, ddp):
     vqgan = load_vqgan(cfg.tokenizer).to(ddp.device).eval().requires_grad_(False)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     guide = Guide(GuideConfig(image_size=vqgan.config.image_size, channels=tuple(cfg.channels))).to(ddp.device)
+    if cfg.init_from:
+        guide.load_state_dict(starting_guide(cfg).state_dict())
+        cfg.extra["init_from_digest"] = file_digest(os.path.join(cfg.init_from, "guide.safetensors"))
     gan = None
     if cfg.disc_weight > 0:
         disc = PatchDiscriminator().to(ddp.device)
@@ -170,8 +196,9 @@ def train_guide(cfg: GuideTrainConfig):
         cfg.extra["disc_from"] = info.get("disc_from", cfg.extra.get("disc_from"))
     truth, recon = cached_pairs(cfg, vqgan, "train", device, cfg.limit)
     val_truth, val_recon = cached_pairs(cfg, vqgan, "val", device, cfg.val_limit)
-    val = (val_truth, val_recon, torch.from_numpy(validation_holes(len(val_truth), seed=1)))
-    bank = hole_bank(cfg.holes, cfg.seed, vqgan.config.image_size)
+    val = (val_truth, val_recon, torch.from_numpy(validation_holes(len(val_truth), seed=1)),
+           torch.from_numpy(validation_holes(len(val_truth), seed=1, kind="ragged")))
+    bank = hole_bank(cfg.holes, cfg.seed, vqgan.config.image_size, cfg.ragged)
     if ddp.is_main:
         print(f"guide {count_parameters(guide) / 1e6:.2f}M params; {len(truth)} train / {len(val_truth)} val faces; "
               f"discriminator: {cfg.extra.get('disc_from', 'none')}" + (f"; resumed at step {step}" if state else ""))
@@ -257,5 +284,8 @@ class GuideRun:
         info = {**{k: v for k, v in record.items() if k.startswith("val_") or k in ("step", "minutes")},
                 "vqgan": file_digest(os.path.join(cfg.tokenizer, "vqgan.safetensors")),
                 "adversary": self.adversary, "known_weight": cfg.known_weight,
-                "disc_from": cfg.extra.get("disc_from"), "batch_size": cfg.batch_size, "lr": cfg.lr}
+                "disc_from": cfg.extra.get("disc_from"), "batch_size": cfg.batch_size, "lr": cfg.lr,
+                "ragged": cfg.ragged}
+        if cfg.init_from:
+            info.update(init_from=cfg.init_from, init_from_digest=cfg.extra.get("init_from_digest"))
         save_checkpoint(self.guide, folder, name, "guide", info)
