@@ -33,18 +33,6 @@ def grow_token_hole(token_hole, tokens=1):
     return F.max_pool2d(token_hole[:, None].float(), k, stride=1, padding=int(tokens)).squeeze(1) > 0
 
 
-def known_specks(hole, max_known_neighbours=2):
-    """(B, H, W) bool: known pixels with at most `max_known_neighbours` known pixels among
-    their 8 neighbours, i.e. single known pixels or pairs surrounded by hole.
-
-    Why: masks reduced from a higher resolution leave such specks inside their holes. A
-    decoder that copies them exactly draws dots of the true face over the sampled one, whose
-    content there differs; treating them as hole lets the fill run through."""
-    known = (~hole)[:, None].float()
-    count = F.avg_pool2d(F.pad(known, (1, 1, 1, 1), value=1.0), 3, stride=1) * 9 - known
-    return (~hole) & (count.squeeze(1) <= max_known_neighbours + 0.5)
-
-
 def token_to_pixel(token_map, patch=4):
     """(B, h, w) token-level map -> (B, h*patch, w*patch) pixel map (nearest)."""
     return token_map.repeat_interleave(patch, -2).repeat_interleave(patch, -1)

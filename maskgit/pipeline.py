@@ -14,7 +14,7 @@ from .decoding import check_decode_settings, check_seed, iterative_decode
 from .errors import MaskGITError
 from .guided import Guide, GuideConfig
 from .images import model_to_unit, uint8_to_unit, unit_to_model
-from .masks import grow_token_hole, known_specks, paste_back, pixel_to_token_hole, smooth_fill
+from .masks import grow_token_hole, paste_back, pixel_to_token_hole, smooth_fill
 from .precision import bf16_is_fast
 from .transformer import BidirectionalTransformer, TransformerConfig
 from .tokenizer import FSQAutoencoder, TokenizerConfig
@@ -80,9 +80,6 @@ class MaskGIT:
     bf16: "auto" computes in bfloat16 where the hardware has it (maskgit.precision) and in
     fp32 elsewhere; True or False forces it."""
 
-    # The guide sees single known pixels inside a hole as hole (masks.known_specks).
-    guide_drops_specks = False
-
     def __init__(self, vqgan, transformer, guide=None, device="cpu", bf16="auto"):
         if transformer.config.vocab_size != vqgan.codebook_size:
             raise MaskGITError(f"transformer vocabulary ({transformer.config.vocab_size}) does not match "
@@ -139,8 +136,6 @@ class MaskGIT:
         with self.autocast():
             img = self.vqgan.decode(tokens.view(-1, self.grid, self.grid))
             if decoder == "guided":
-                if self.guide_drops_specks:
-                    holes = holes | known_specks(holes)
                 img = self.guide(img.float(), unit_to_model(images), holes).float().clamp(-1, 1)
         return model_to_unit(img)
 

@@ -27,9 +27,10 @@ def fid_rows(rows, decoders, label):
         head.insert(-1, "known-region PSNR (dB), guided / tokens")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in rows:
-        cells = [name] + [f"**{fmt(row[d]['fid'])}** / {fmt(row[d]['fid_composited'])}" for d in decoders]
+        cells = [name] + [f"**{fmt(row[d]['fid'])}** / {fmt(row[d]['fid_composited'])}" if d in row
+                          else "not run yet" for d in decoders]
         if "guided" in decoders:
-            cells.append(" / ".join(fmt(row[d]["psnr_known"], 1) for d in decoders))
+            cells.append(" / ".join(fmt(row.get(d, {}).get("psnr_known"), 1) for d in decoders))
         cells.append(fmt(row.get("course_fid")))
         lines.append("| " + " | ".join(cells) + " |")
     return lines

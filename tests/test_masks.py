@@ -100,15 +100,3 @@ def test_ragged_validation_holes_are_the_brush_holes_with_a_ragged_edge():
     with pytest.raises(Exception, match="brush, ragged"):
         validation_holes(2, kind="zigzag")
 
-
-def test_known_specks_are_single_known_pixels_inside_a_hole_not_its_border():
-    from maskgit.masks import known_specks
-    hole = torch.zeros(1, 16, 16, dtype=torch.bool)
-    hole[0, 4:12, 4:12] = True
-    hole[0, 7, 7] = False            # a single known pixel inside the hole
-    hole[0, 9, 9] = hole[0, 9, 10] = False  # a pair
-    hole[0, 5, 11] = False           # a notch in the border: it touches the known side
-    specks = known_specks(hole)
-    assert specks[0, 7, 7] and specks[0, 9, 9] and specks[0, 9, 10]
-    assert specks.sum() == 3
-    assert not known_specks(torch.zeros(1, 8, 8, dtype=torch.bool)).any()  # nothing known is lost
