@@ -142,7 +142,8 @@ def score(args):
     torch.manual_seed(args.seed)
     data = load_set(args)
     masked, truth, holes, names = data
-    result = {"n_images": len(names), "set": "test" if args.test_dir else "val" if args.val_holes == "brush" else "val-ragged", "checkpoints": args.checkpoints,
+    set_name = "test" if args.test_dir else "val" if args.val_holes == "brush" else f"val-{args.val_holes}"
+    result = {"n_images": len(names), "set": set_name, "checkpoints": args.checkpoints,
               "fid_precision": args.fid_precision}
     start = time.time()
     if args.recon:

@@ -93,10 +93,14 @@ def validation_holes(n, seed=0, kind="brush"):
         raise MaskGITError(f"validation holes are one of {', '.join(VAL_HOLES)}, not {kind!r}")
     rng = np.random.default_rng(seed)
     holes = np.stack([random_walk_hole(rng, steps=int(rng.integers(60, 200))) for _ in range(n)])
-    if kind == "ragged":
-        edge_rng = np.random.default_rng([seed, 1])
-        holes = np.stack([roughen_border(h, edge_rng) for h in holes])
-    return holes
+    return ragged_validation_holes(holes, seed) if kind == "ragged" else holes
+
+
+def ragged_validation_holes(brush_holes, seed=0):
+    """validation_holes(n, seed, "ragged") from the brush holes of the same seed, without
+    drawing the strokes again."""
+    edge_rng = np.random.default_rng([seed, 1])
+    return np.stack([roughen_border(h, edge_rng) for h in brush_holes])
 
 
 def smooth_fill(images, hole, smoothing=20):

@@ -25,7 +25,7 @@ from ..checkpoint import file_digest, load_checkpoint, read_tensors, save_checkp
 from ..data import load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..guided import Guide, GuideConfig
-from ..masks import random_hole, validation_holes
+from ..masks import random_hole, ragged_validation_holes, validation_holes
 from ..pipeline import load_vqgan
 from ..precision import autocast
 from ..tokenizer import count_parameters
@@ -196,8 +196,8 @@ def train_guide(cfg: GuideTrainConfig):
         cfg.extra["disc_from"] = info.get("disc_from", cfg.extra.get("disc_from"))
     truth, recon = cached_pairs(cfg, vqgan, "train", device, cfg.limit)
     val_truth, val_recon = cached_pairs(cfg, vqgan, "val", device, cfg.val_limit)
-    val = (val_truth, val_recon, torch.from_numpy(validation_holes(len(val_truth), seed=1)),
-           torch.from_numpy(validation_holes(len(val_truth), seed=1, kind="ragged")))
+    brush = validation_holes(len(val_truth), seed=1)
+    val = (val_truth, val_recon, torch.from_numpy(brush), torch.from_numpy(ragged_validation_holes(brush, seed=1)))
     bank = hole_bank(cfg.holes, cfg.seed, vqgan.config.image_size, cfg.ragged)
     if ddp.is_main:
         print(f"guide {count_parameters(guide) / 1e6:.2f}M params; {len(truth)} train / {len(val_truth)} val faces; "
