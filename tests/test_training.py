@@ -564,3 +564,68 @@ def test_guide_refuses_a_start_it_cannot_use(guide_run, vq_run, tiny_data_root, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not os.path.exists(out)
+
+
+@pytest.fixture(scope="module")
+def tiny_transformer(vq_run, tmp_path_factory):
+    """An untrained transformer for vq_run's tokens: its samples are as good as any for the
+    guide's plumbing."""
+    from maskgit.checkpoint import save_checkpoint
+    from maskgit.pipeline import load_vqgan
+    from maskgit.transformer import BidirectionalTransformer, TransformerConfig
+    vq = load_vqgan(vq_run)
+    folder = str(tmp_path_factory.mktemp("transformer"))
+    torch.manual_seed(0)
+    model = BidirectionalTransformer(TransformerConfig(vocab_size=vq.codebook_size, n_tokens=vq.config.grid_size ** 2,
+                                                       dim=32, n_layers=1, n_heads=2))
+    save_checkpoint(model, folder, "transformer", "transformer")
+    return folder
+
+
+def test_guide_trains_on_the_transformers_inpaintings(vq_run, tiny_transformer, tiny_data_root, tmp_path):
+    from maskgit.errors import MaskGITError
+    from maskgit.pipeline import load_vqgan
+    from maskgit.training.guide_samples import transformer_samples
+    out = str(tmp_path / "sampled")
+    code = train.main(guide_argv(vq_run, tiny_data_root, out, "--steps", "4", "--val-every", "2",
+                                 "--disc-weight", "0", "--feature-matching", "0", "--ragged", "0.5",
+                                 "--sampled", "0.5", "--sampled-faces", "6", "--transformer", tiny_transformer))
+    assert code == 0
+    log = read_log(out)
+    assert all("val_psnr_known_sampled" in r and "val_psnr_known_sampled_tokens" in r for r in log)
+    assert json.load(open(os.path.join(out, "guide.json")))["info"]["sampled"] == 0.5
+    cached = read_tensors(os.path.join(out, "samples-train.safetensors"))
+    assert cached["tokens"].shape[0] == 6 and len(set(cached["index"].tolist())) == 6
+    assert read_tensors(os.path.join(out, "samples-val.safetensors"))["tokens"].shape[0] == 8  # --val-limit
+
+    # a smaller count is served from the cache (the same faces and holes) with no transformer at hand;
+    # a larger one would have to draw, and says what is missing
+    vq = load_vqgan(vq_run)
+    from maskgit.data import load_image_folder
+    truth = load_image_folder(os.path.join(tiny_data_root, "train"))
+    args = dict(tokenizer=vq_run, transformer=str(tmp_path), seed=0, ragged=0.5, device="cpu")
+    index, holes, tokens = transformer_samples(os.path.join(out, "samples-train.safetensors"), vq, truth, n_faces=4, **args)
+    assert torch.equal(tokens, cached["tokens"][:4].long()) and torch.equal(index, cached["index"][:4])
+    with pytest.raises(MaskGITError, match="holds no transformer"):
+        transformer_samples(os.path.join(out, "samples-train.safetensors"), vq, truth, n_faces=8, **args)
+
+
+def test_sampled_share_of_a_batch_keeps_its_own_hole_and_the_sample_in_it():
+    from maskgit.training.guide import sample_batch
+    n, size = 10, 8
+    truth = torch.full((n, 3, size, size), 200, dtype=torch.uint8)
+    recon = torch.full((n, 3, size, size), 100, dtype=torch.uint8)
+    bank = torch.zeros(4, size, size, dtype=torch.bool)
+    bank[:, :2] = True
+    s_holes = torch.zeros(3, size, size, dtype=torch.bool)
+    s_holes[:, 3:5, 3:5] = True  # symmetric under the horizontal flip
+    samples = (torch.tensor([1, 2, 3]), s_holes, torch.full((3, 3, size, size), 0, dtype=torch.uint8))
+    gen = torch.Generator().manual_seed(0)
+    x, r, target, holes = sample_batch((truth, recon), bank, 8, gen, "cpu", samples, share=0.25)
+    assert x.shape == (8, 3, size, size) and holes.shape == (8, size, size)
+    assert torch.all(x == 200 / 127.5 - 1)                   # every row is trained toward the truth...
+    assert torch.all(target[:6] == x[:6])                    # ...in the hole too for the truth's tokens
+    assert torch.all(target[6:] == -1) and torch.all(r[6:] == -1)  # the sample is its own hole's target
+    assert torch.all(holes[6:] == s_holes[0]) and holes[:6].sum(dim=(1, 2)).eq(16).all()
+    _, _, _, holes = sample_batch((truth, recon), bank, 8, gen, "cpu", None, share=0.25)
+    assert holes.sum(dim=(1, 2)).eq(16).all()                # no samples: the bank alone

@@ -8,9 +8,11 @@ adversarial and feature-matching terms of training/gan.py, starting from the dis
 that travels with the tokenizer). The tokenizer and its tokens never change, so the shipped
 transformer stays valid.
 
-Why the truth's tokens rather than the transformer's samples: a sample is a different but
-plausible face in the hole, and a pixel loss against the truth would teach the guide to blur
-it toward the truth; and sampling costs about 1 s per face on two CPU cores.
+With --sampled, a share of each batch instead decodes the transformer's own inpainting of a
+training face (training/guide_samples.py): the decoded image the guide reads at inference.
+Its known region is still trained against the truth, but its hole against the sample itself,
+not the truth: a sample is a different but plausible face there, and a pixel loss against
+the truth would teach the guide to blur it toward the truth.
 """
 import os
 import time
@@ -33,6 +35,7 @@ from .augment import parse_policy
 from .common import Budget, Distributed, RunConfig, append_log, load_state, lr_at, optimizer_step, save_state
 from .discriminator import PatchDiscriminator, load_discriminator
 from .gan import GANObjective, GANSettings
+from .guide_samples import decode_tokens, transformer_samples
 from .losses import region_error, region_psnr
 
 
@@ -49,6 +52,9 @@ class GuideTrainConfig(RunConfig):
     holes: int = 8192                 # size of the bank of random holes (each also flipped/transposed)
     ragged: float = 0.0               # share of the bank's holes with a ragged border (masks.roughen_border)
     init_from: Optional[str] = None   # start from the guide in this folder (same channels)
+    sampled: float = 0.0              # share of each batch decoded from the transformer's inpaintings
+    sampled_faces: int = 2048         # training faces inpainted once by the transformer for that
+    transformer: Optional[str] = None  # folder with transformer.* (default: the tokenizer's folder)
     distinct: bool = True
     val_limit: int = 256
     val_every: int = 250
@@ -58,13 +64,14 @@ class GuideTrainConfig(RunConfig):
     def check(self):
         if not self.steps and not self.minutes:
             raise MaskGITError("give a budget: steps and/or minutes")
-        for name in ("batch_size", "holes", "val_limit"):
+        for name in ("batch_size", "holes", "val_limit", "sampled_faces"):
             if getattr(self, name) < 1:
                 raise MaskGITError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.disc_weight < 0 or self.feature_matching < 0 or self.known_weight < 0:
             raise MaskGITError("disc_weight, feature_matching and known_weight must be 0 or more")
-        if not 0 <= self.ragged <= 1:
-            raise MaskGITError(f"ragged is a share between 0 and 1, not {self.ragged}")
+        for name in ("ragged", "sampled"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise MaskGITError(f"{name} is a share between 0 and 1, not {getattr(self, name)}")
         if self.feature_matching and not self.disc_weight:
             raise MaskGITError("feature matching works through the discriminator: it needs disc_weight > 0")
         try:
@@ -107,35 +114,60 @@ def hole_bank(n, seed, size, ragged=0.0):
     return torch.from_numpy(np.stack([random_hole(rng, size, ragged) for _ in range(n)]))
 
 
-def sample_batch(truth, recon, bank, batch, gen, device):
-    """Model-range truth and reconstruction (flipped together) and a hole from the bank under
-    a random flip or transpose."""
-    idx = torch.randint(len(truth), (batch,), generator=gen)
-    x, r = to_model_range(truth[idx]), to_model_range(recon[idx])
-    flip = (torch.rand(batch, generator=gen) < 0.5)[:, None, None, None]
-    x, r = torch.where(flip, x.flip(-1), x), torch.where(flip, r.flip(-1), r)
-    holes = bank[torch.randint(len(bank), (batch,), generator=gen)]
-    view = torch.randint(8, (batch,), generator=gen)
+def sample_batch(faces, bank, batch, gen, device, samples=None, share=0.0):
+    """Model-range truth, decoded image and hole-region target (flipped together) and a hole.
+
+    faces = (truth, reconstruction): the hole comes from the bank under a random flip or
+    transpose, and the hole's target is the truth. samples = (truth index, hole, decoded) of
+    the transformer's inpaintings: `share` of the batch comes from them, each with the hole it
+    was drawn in, and the hole's target is the decoded sample itself."""
+    truth, recon = faces
+    n_s = int(round(batch * share)) if samples is not None else 0
+    idx = torch.randint(len(truth), (batch - n_s,), generator=gen)
+    holes = bank[torch.randint(len(bank), (batch - n_s,), generator=gen)]
+    view = torch.randint(8, (batch - n_s,), generator=gen)
     holes = torch.stack([h.rot90(int(v) % 4, (0, 1)).flip(-1) if v >= 4 else h.rot90(int(v), (0, 1))
-                         for h, v in zip(holes, view)])
-    return x.to(device), r.to(device), holes.to(device)
+                         for h, v in zip(holes, view)]) if len(holes) else holes
+    x, r, target = truth[idx.to(truth.device)], recon[idx.to(recon.device)], truth[idx.to(truth.device)]
+    if n_s:
+        s_index, s_holes, s_decoded = samples
+        pick = torch.randint(len(s_decoded), (n_s,), generator=gen)
+        x = torch.cat([x, truth[s_index[pick].to(truth.device)]])
+        decoded = s_decoded[pick.to(s_decoded.device)]
+        r, target = torch.cat([r, decoded]), torch.cat([target, decoded])
+        holes = torch.cat([holes, s_holes[pick]])
+    x, r, target, holes = (to_model_range(x.to(device)), to_model_range(r.to(device)),
+                           to_model_range(target.to(device)), holes.to(device))
+    flip = (torch.rand(batch, generator=gen) < 0.5).to(device)
+    x, r, target = (torch.where(flip[:, None, None, None], t.flip(-1), t) for t in (x, r, target))
+    holes = torch.where(flip[:, None, None], holes.flip(-1), holes)
+    return x, r, target, holes
 
 
 @torch.no_grad()
 def validate(guide, val, device):
     """PSNR of the known region and the hole on the val faces' brush holes, and of the known
-    region on the same holes with ragged borders (val_psnr_known_ragged)."""
-    truth, recon, holes, ragged = val
+    region on the same holes with ragged borders (val_psnr_known_ragged); with the
+    transformer's inpaintings of those ragged holes, of their known region
+    (val_psnr_known_sampled: what the evaluation's known PSNR measures)."""
+    truth, recon, holes, ragged, sampled = val
     guide.eval()
     x, r = to_model_range(truth).to(device), to_model_range(recon).to(device)
     holes, ragged = holes.to(device), ragged.to(device)
     with autocast(device):
         out = guide(r, x, holes).float()
         out_ragged = guide(r, x, ragged).float()
+        if sampled is not None:
+            s = to_model_range(sampled).to(device)
+            out_sampled = guide(s, x, ragged).float()
     guide.train()
-    return {"val_psnr_known": region_psnr(out, x, ~holes), "val_psnr_hole": region_psnr(out, x, holes),
-            "val_psnr_known_tokens": region_psnr(r, x, ~holes), "val_psnr_hole_tokens": region_psnr(r, x, holes),
-            "val_psnr_known_ragged": region_psnr(out_ragged, x, ~ragged)}
+    record = {"val_psnr_known": region_psnr(out, x, ~holes), "val_psnr_hole": region_psnr(out, x, holes),
+              "val_psnr_known_tokens": region_psnr(r, x, ~holes), "val_psnr_hole_tokens": region_psnr(r, x, holes),
+              "val_psnr_known_ragged": region_psnr(out_ragged, x, ~ragged)}
+    if sampled is not None:
+        record.update(val_psnr_known_sampled=region_psnr(out_sampled, x, ~ragged),
+                      val_psnr_known_sampled_tokens=region_psnr(s, x, ~ragged))
+    return record
 
 
 def starting_guide(cfg):
@@ -197,13 +229,32 @@ def train_guide(cfg: GuideTrainConfig):
     truth, recon = cached_pairs(cfg, vqgan, "train", device, cfg.limit)
     val_truth, val_recon = cached_pairs(cfg, vqgan, "val", device, cfg.val_limit)
     brush = validation_holes(len(val_truth), seed=1)
-    val = (val_truth, val_recon, torch.from_numpy(brush), torch.from_numpy(ragged_validation_holes(brush, seed=1)))
+    ragged = torch.from_numpy(ragged_validation_holes(brush, seed=1))
+    samples, val_sampled = (inpainted_samples(cfg, vqgan, truth, val_truth, ragged, device) if cfg.sampled
+                            else (None, None))
+    val = (val_truth, val_recon, torch.from_numpy(brush), ragged, val_sampled)
     bank = hole_bank(cfg.holes, cfg.seed, vqgan.config.image_size, cfg.ragged)
+    if device.type == "cuda":  # a few hundred MB: sampling batches on the GPU saves a copy per step
+        truth, recon = truth.to(device), recon.to(device)
+        samples = samples and (samples[0], samples[1], samples[2].to(device))
     if ddp.is_main:
         print(f"guide {count_parameters(guide) / 1e6:.2f}M params; {len(truth)} train / {len(val_truth)} val faces; "
               f"discriminator: {cfg.extra.get('disc_from', 'none')}" + (f"; resumed at step {step}" if state else ""))
     run = GuideRun(cfg, ddp, vqgan, guide, gan, opt, adversary, step, elapsed)
-    run.loop(truth, recon, bank, val)
+    run.loop((truth, recon), bank, val, samples)
+
+
+def inpainted_samples(cfg, vqgan, truth, val_truth, val_ragged, device):
+    """The transformer's inpaintings for training, (truth index, hole, decoded uint8), and the
+    val faces' in their ragged holes (decoded uint8), drawn once and cached in the run folder."""
+    common = dict(tokenizer=cfg.tokenizer, transformer=cfg.transformer or cfg.tokenizer, device=device)
+    _, _, val_tokens = transformer_samples(os.path.join(cfg.out, "samples-val.safetensors"), vqgan, val_truth,
+                                           n_faces=len(val_truth), seed=1, ragged=0.3, holes=val_ragged,
+                                           split="val-ragged", **common)
+    index, holes, tokens = transformer_samples(os.path.join(cfg.out, "samples-train.safetensors"), vqgan, truth,
+                                               n_faces=cfg.sampled_faces, seed=cfg.seed, ragged=cfg.ragged, **common)
+    vqgan.eval().requires_grad_(False)
+    return (index, holes, decode_tokens(vqgan, tokens, device)), decode_tokens(vqgan, val_tokens, device)
 
 
 class GuideRun:
@@ -214,7 +265,7 @@ class GuideRun:
         self.adversary, self.step = adversary, step
         self.budget = Budget(cfg.steps, cfg.minutes, elapsed)
 
-    def loop(self, truth, recon, bank, val):
+    def loop(self, faces, bank, val, samples=None):
         cfg, ddp, device = self.cfg, self.ddp, self.ddp.device
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + ddp.rank + self.step)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not ddp.is_main, desc="guide",
@@ -224,8 +275,8 @@ class GuideRun:
             progress = ddp.broadcast_float(self.budget.progress(self.step))  # rank 0's clock for all
             for g in self.opt.param_groups:
                 g["lr"] = lr_at(progress, cfg.lr, warmup=0.02)
-            x, r, holes = sample_batch(truth, recon, bank, cfg.batch_size, gen, device)
-            stats = self.train_step(x, r, holes)
+            batch = sample_batch(faces, bank, cfg.batch_size, gen, device, samples, cfg.sampled)
+            stats = self.train_step(*batch)
             self.step += 1
             bar.update(1)
             if self.step % 10 == 0:
@@ -252,11 +303,11 @@ class GuideRun:
                 self.export(folder, "guide", record)
         ddp.close()
 
-    def train_step(self, x, r, holes):
+    def train_step(self, x, r, target, holes):
         cfg, device = self.cfg, self.ddp.device
         with autocast(device):
             out = self.guide(r, x, holes).float()
-            hole_loss = region_error(out, x, holes)
+            hole_loss = region_error(out, target, holes)
             rec_loss = cfg.known_weight * region_error(out, x, ~holes) + hole_loss
             loss, stats = rec_loss, {"rec": rec_loss.item(), "hole": hole_loss.item()}
             if self.gan:
@@ -286,6 +337,8 @@ class GuideRun:
                 "adversary": self.adversary, "known_weight": cfg.known_weight,
                 "disc_from": cfg.extra.get("disc_from"), "batch_size": cfg.batch_size, "lr": cfg.lr,
                 "ragged": cfg.ragged}
+        if cfg.sampled:
+            info.update(sampled=cfg.sampled, sampled_faces=cfg.sampled_faces)
         if cfg.init_from:
             info.update(init_from=cfg.init_from, init_from_digest=cfg.extra.get("init_from_digest"))
         save_checkpoint(self.guide, folder, name, "guide", info)
