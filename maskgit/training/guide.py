@@ -246,13 +246,15 @@ def train_guide(cfg: GuideTrainConfig):
 
 def inpainted_samples(cfg, vqgan, truth, val_truth, val_ragged, device):
     """The transformer's inpaintings for training, (truth index, hole, decoded uint8), and the
-    val faces' in their ragged holes (decoded uint8), drawn once and cached in the run folder."""
+    val faces' in their ragged holes (decoded uint8), drawn once and cached in the run folder.
+    Under torchrun every process draws the same ones: draw them first with one process."""
     common = dict(tokenizer=cfg.tokenizer, transformer=cfg.transformer or cfg.tokenizer, device=device)
     _, _, val_tokens = transformer_samples(os.path.join(cfg.out, "samples-val.safetensors"), vqgan, val_truth,
                                            n_faces=len(val_truth), seed=1, ragged=0.3, holes=val_ragged,
                                            split="val-ragged", **common)
     index, holes, tokens = transformer_samples(os.path.join(cfg.out, "samples-train.safetensors"), vqgan, truth,
-                                               n_faces=cfg.sampled_faces, seed=cfg.seed, ragged=cfg.ragged, **common)
+                                               n_faces=cfg.sampled_faces, seed=cfg.seed, ragged=cfg.ragged,
+                                               split="train-distinct" if cfg.distinct else "train", **common)
     vqgan.eval().requires_grad_(False)
     return (index, holes, decode_tokens(vqgan, tokens, device)), decode_tokens(vqgan, val_tokens, device)
 
