@@ -552,6 +552,8 @@ def test_guide_continues_from_another_run(guide_run, vq_run, tiny_data_root, tmp
     (["--init-from", "nowhere"], "holds no guide"),
     (["--channels", "8", "16", "16"], "channels"),
     (["--ragged", "1.5"], "share between 0 and 1"),
+    (["--sampled", "-0.5"], "sampled is a share between 0 and 1"),
+    (["--sampled", "0.5", "--sampled-faces", "0"], "sampled_faces must be at least 1"),
 ])
 def test_guide_refuses_a_start_it_cannot_use(guide_run, vq_run, tiny_data_root, tmp_path, capsys, flags, message):
     out = str(tmp_path / "refused")
