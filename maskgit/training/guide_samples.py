@@ -23,6 +23,7 @@ from ..checkpoint import file_digest, read_tensors, save_tensors
 from ..errors import MaskGITError
 from ..masks import random_hole
 from ..pipeline import MaskGIT, load_transformer
+from ..precision import autocast
 
 CHUNK = 64
 
@@ -103,7 +104,6 @@ def transformer_samples(path, vqgan, truth, *, tokenizer, transformer, n_faces, 
 @torch.no_grad()
 def decode_tokens(vqgan, tokens, device, batch=256):
     """uint8 (N, 3, H, W) images of token ids (N, n)."""
-    from ..precision import autocast
     grid = vqgan.config.grid_size
     out = []
     for i in range(0, len(tokens), batch):
