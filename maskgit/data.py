@@ -44,3 +44,9 @@ def load_image_folder(folder, size=64, limit=None, workers=8, distinct=False):
 def to_model_range(batch_uint8):
     """uint8 (B, 3, H, W) -> float in [-1, 1]."""
     return uint8_to_model(batch_uint8)
+
+
+
+def from_model_range(batch):
+    """Model-range (B, 3, H, W) tensor -> uint8 (B, 3, H, W) on the CPU, rounded and clipped."""
+    return ((batch.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu()

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import file_digest, load_checkpoint, read_tensors, save_checkpoint, save_tensors
-from ..data import load_image_folder, to_model_range
+from ..data import from_model_range, load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..guided import Guide, GuideConfig
 from ..masks import random_hole, ragged_validation_holes, validation_holes
@@ -88,7 +88,7 @@ def reconstruct(vqgan, images, device, batch=128):
         x = to_model_range(images[i:i + batch].to(device))
         with autocast(device):
             recon = vqgan.decode(vqgan.encode(x))
-        out.append(((recon.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu())
+        out.append(from_model_range(recon))
     return torch.cat(out)
 
 
