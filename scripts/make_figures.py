@@ -1,6 +1,10 @@
-"""README figures from the shipped checkpoints, on a face the model drew itself.
+"""README figures from the shipped checkpoints, on faces the model drew itself.
 
   python scripts/make_figures.py --out docs/figures
+  python scripts/make_figures.py --test-dir DIR --grid runs/decoders-test.png   # 20 test faces
+
+The second writes the decoders figure on the first 20 faces of a test folder (masked_image/,
+mask64/, gt/) with their own holes, outside the docs: test faces are not redistributed.
 """
 import argparse
 import os
@@ -10,8 +14,8 @@ import torch
 from PIL import Image
 
 from maskgit import encoder_view, load
-from maskgit.images import uint8_to_unit
-from maskgit.masks import random_walk_hole
+from maskgit.images import uint8_to_unit, unit_to_uint8
+from maskgit.masks import paste_back, random_walk_hole, validation_holes
 from maskgit.render import WHITE, column, enlarge, latent_mask, row, step_image, to_uint8_image
 
 
@@ -23,9 +27,16 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="docs/figures")
     p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--test-dir", help="write only the decoders figure, on this test folder's first faces")
+    p.add_argument("--grid", default="runs/decoders-test.png", help="where --test-dir's figure goes")
+    p.add_argument("--limit", type=int, default=20, help="faces of --test-dir in the figure")
     args = p.parse_args()
-    os.makedirs(args.out, exist_ok=True)
     model = load(args.checkpoints, device="cpu")
+    if args.test_dir:
+        from maskgit.testset import load_test_folder
+        masked, truth, holes, _ = load_test_folder(args.test_dir, args.limit)
+        return decoders_figure(model, masked, truth, holes, args.grid)
+    os.makedirs(args.out, exist_ok=True)
     for final in model.generate_steps(1, sweet_spot=12, total_iter=12, seed=7):
         pass
     face = to_uint8_image(final.image[0])
@@ -41,6 +52,12 @@ def main():
     Image.fromarray(fig).save(os.path.join(args.out, "inpainting_steps.png"))
     print("wrote", os.path.join(args.out, "inpainting_steps.png"))
     hole_fill_figure(model, args.out)
+    for final in model.generate_steps(6, sweet_spot=12, total_iter=12, seed=31):
+        pass
+    faces = np.stack([to_uint8_image(final.image[i]) for i in range(6)])
+    holes = validation_holes(6, seed=4, kind="ragged")
+    decoders_figure(model, np.where(holes[..., None], np.uint8(128), faces), faces, holes,
+                    os.path.join(args.out, "decoders.png"))
 
 
 def hole_fill_figure(model, out, n=3):
@@ -61,6 +78,23 @@ def hole_fill_figure(model, out, n=3):
         rows.append(pics)
     Image.fromarray(strip(rows)).save(os.path.join(out, "hole_fill.png"))
     print("wrote", os.path.join(out, "hole_fill.png"))
+
+
+def decoders_figure(model, masked, truth, holes, path, size=96):
+    """A row per face: the masked face; the tokens-only decoder (the course's), raw and with
+    the known pixels pasted back; the mask-aware decoder, raw and pasted back; the face. All
+    decoded from the same tokens (cosine, 10 of 10, seed 0)."""
+    record = model.inpaint(masked, holes, schedule="cosine", sweet_spot=10, total_iter=10, seed=0, decode="none")
+    images, hole = model.to_batch(masked, holes)
+    columns = [masked]
+    for decoder in ("tokens", "guided"):
+        decoded = model.decode(record.tokens.flatten(1), images, hole, decoder).float()
+        columns += [unit_to_uint8(decoded), unit_to_uint8(paste_back(decoded, images, hole))]
+    columns.append(truth)
+    rows = [[enlarge(np.asarray(c[i]), size) for c in columns] for i in range(len(masked))]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    Image.fromarray(strip(rows, gap=4)).save(path)
+    print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -554,6 +554,8 @@ def test_guide_continues_from_another_run(guide_run, vq_run, tiny_data_root, tmp
     (["--ragged", "1.5"], "share between 0 and 1"),
     (["--sampled", "-0.5"], "sampled is a share between 0 and 1"),
     (["--sampled", "0.5", "--sampled-faces", "0"], "sampled_faces must be at least 1"),
+    (["--sampled", "0.5", "--sampled-target", "teacher"], "needs --sampled and --init-from"),
+    (["--sampled-target", "teacher", "--init-from", "checkpoints"], "needs --sampled and --init-from"),
 ])
 def test_guide_refuses_a_start_it_cannot_use(guide_run, vq_run, tiny_data_root, tmp_path, capsys, flags, message):
     out = str(tmp_path / "refused")
@@ -627,7 +629,47 @@ def test_sampled_share_of_a_batch_keeps_its_own_hole_and_the_sample_in_it():
     assert x.shape == (8, 3, size, size) and holes.shape == (8, size, size)
     assert torch.all(x == 200 / 127.5 - 1)                   # every row is trained toward the truth...
     assert torch.all(target[:6] == x[:6])                    # ...in the hole too for the truth's tokens
-    assert torch.all(target[6:] == -1) and torch.all(r[6:] == -1)  # the sample is its own hole's target
+    hole = holes[6:, None].expand(-1, 3, -1, -1)
+    assert torch.all(r[6:] == -1) and torch.all(target[6:][hole] == -1)  # the sample is its own hole's target
+    assert torch.all(target[6:][~hole] == x[6:][~hole])                 # and the truth around it
     assert torch.all(holes[6:] == s_holes[0]) and holes[:6].sum(dim=(1, 2)).eq(16).all()
     _, _, _, holes = sample_batch((truth, recon), bank, 8, gen, "cpu", None, share=0.25)
     assert holes.sum(dim=(1, 2)).eq(16).all()                # no samples: the bank alone
+
+
+def test_sampled_targets_change_only_the_sampled_rows():
+    from maskgit.masks import paste_back
+    from maskgit.training.guide import sampled_targets
+
+    class Teacher(torch.nn.Module):  # its output says which rows it read
+        def forward(self, r, x, holes):
+            return r + 10 * holes[:, None].float()
+
+    x, r = torch.zeros(5, 3, 6, 6), torch.arange(5.).view(5, 1, 1, 1).expand(5, 3, 6, 6)
+    target, holes = torch.full((5, 3, 6, 6), -7.), torch.zeros(5, 6, 6, dtype=torch.bool)
+    holes[:, 2:4, 2:4] = True
+    hole = holes[3:, None].expand(-1, 3, -1, -1)
+    _, _, taught, same_holes = sampled_targets("teacher", x, r, target, holes, 2, teacher=Teacher())
+    assert torch.equal(taught[:3], target[:3]) and torch.equal(same_holes, holes)
+    assert torch.equal(taught[3:][hole], (r[3:] + 10)[hole]) and torch.all(taught[3:][~hole] == 0)
+    _, _, blended, _ = sampled_targets("composite", x, r, target, holes, 2)
+    assert torch.equal(blended[:3], target[:3]) and torch.equal(blended[3:], paste_back(r[3:], x[3:], holes[3:]))
+    ring = (blended[3:] != 0) & ~hole  # the feather: known pixels next to the hole lean to the sample
+    assert ring.any() and not ring[..., 0, :].any()
+    for mode in ("sample", "teacher", "composite"):
+        assert torch.equal(sampled_targets(mode, x, r, target, holes, 0, teacher=Teacher())[2], target)
+    assert torch.equal(sampled_targets("sample", x, r, target, holes, 2)[2], target)
+
+
+@pytest.mark.parametrize("target", ["teacher", "composite"])
+def test_guide_trains_on_sampled_targets(guide_run, vq_run, tiny_transformer, tiny_data_root, tmp_path, target):
+    out = str(tmp_path / target)
+    code = train.main(guide_argv(vq_run, tiny_data_root, out, "--steps", "2", "--val-every", "2",
+                                 "--disc-weight", "0", "--feature-matching", "0", "--init-from", guide_run,
+                                 "--sampled", "0.5", "--sampled-faces", "4", "--sampled-target", target,
+                                 "--transformer", tiny_transformer))
+    assert code == 0
+    info = json.load(open(os.path.join(out, "guide.json")))["info"]
+    assert info["sampled_target"] == target and info["init_from_digest"] == file_digest(
+        os.path.join(guide_run, "guide.safetensors"))
+    assert read_log(out)[-1]["step"] == 2

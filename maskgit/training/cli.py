@@ -123,6 +123,10 @@ def guide_flags(gd):
                     help="training faces the transformer inpaints once for --sampled, cached in --out "
                     "(about 1.4 s a face on two CPU cores)")
     gd.add_argument("--transformer", help="folder with the transformer for --sampled (default: --tokenizer)")
+    gd.add_argument("--sampled-target", choices=["sample", "teacher", "composite"], default="sample",
+                    help="the sampled rows' target: the truth with the sample in the hole; teacher: with "
+                    "what the --init-from guide (frozen) makes of it in the hole; composite: the sample "
+                    "pasted into the truth with a 1-pixel feather")
     gd.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
                     help="also keep guide_stepN.* in --out every N steps, to choose from afterwards")
 

@@ -12,7 +12,12 @@ With --sampled, a share of each batch instead decodes the transformer's own inpa
 training face (training/guide_samples.py): the decoded image the guide reads at inference.
 Its known region is still trained against the truth, but its hole against the sample itself,
 not the truth: a sample is a different but plausible face there, and a pixel loss against
-the truth would teach the guide to blur it toward the truth.
+the truth would teach the guide to blur it toward the truth. With --sampled-target teacher
+the hole's target is instead what the starting guide (--init-from, frozen) makes of the same
+input: the guide then keeps its hole as before and learns the known region. With
+--sampled-target composite the whole target is the sample pasted into the truth with the
+evaluation's 1-pixel feather (masks.paste_back): the tokens-only composite, which scores
+better than either hard cut, for the guide to reproduce and sharpen.
 """
 import os
 import time
@@ -27,7 +32,7 @@ from ..checkpoint import file_digest, load_checkpoint, read_tensors, save_checkp
 from ..data import from_model_range, load_image_folder, to_model_range
 from ..errors import MaskGITError
 from ..guided import Guide, GuideConfig
-from ..masks import random_hole, ragged_validation_holes, validation_holes
+from ..masks import paste_back, random_hole, ragged_validation_holes, validation_holes
 from ..pipeline import load_vqgan
 from ..precision import autocast
 from ..tokenizer import count_parameters
@@ -37,6 +42,9 @@ from .discriminator import PatchDiscriminator, load_discriminator
 from .gan import GANObjective, GANSettings
 from .guide_samples import decode_tokens, transformer_samples
 from .losses import region_error, region_psnr
+
+
+SAMPLED_TARGETS = ("sample", "teacher", "composite")
 
 
 @dataclass(kw_only=True)
@@ -55,6 +63,7 @@ class GuideTrainConfig(RunConfig):
     sampled: float = 0.0              # share of each batch decoded from the transformer's inpaintings
     sampled_faces: int = 2048         # training faces inpainted once by the transformer for that
     transformer: Optional[str] = None  # folder with transformer.* (default: the tokenizer's folder)
+    sampled_target: str = "sample"    # the sampled rows' target: sample, teacher or composite (see above)
     distinct: bool = True
     val_limit: int = 256
     val_every: int = 250
@@ -72,6 +81,10 @@ class GuideTrainConfig(RunConfig):
         for name in ("ragged", "sampled"):
             if not 0 <= getattr(self, name) <= 1:
                 raise MaskGITError(f"{name} is a share between 0 and 1, not {getattr(self, name)}")
+        if self.sampled_target not in SAMPLED_TARGETS:
+            raise MaskGITError(f"sampled_target is one of {', '.join(SAMPLED_TARGETS)}, not {self.sampled_target}")
+        if self.sampled_target == "teacher" and not (self.sampled and self.init_from):
+            raise MaskGITError("sampled_target teacher needs --sampled and --init-from (the teacher)")
         if self.feature_matching and not self.disc_weight:
             raise MaskGITError("feature matching works through the discriminator: it needs disc_weight > 0")
         try:
@@ -115,12 +128,13 @@ def hole_bank(n, seed, size, ragged=0.0):
 
 
 def sample_batch(faces, bank, batch, gen, device, samples=None, share=0.0):
-    """Model-range truth, decoded image and hole-region target (flipped together) and a hole.
+    """Model-range truth, decoded image and target (flipped together) and a hole.
 
     faces = (truth, reconstruction): the hole comes from the bank under a random flip or
-    transpose, and the hole's target is the truth. samples = (truth index, hole, decoded) of
-    the transformer's inpaintings: `share` of the batch comes from them, each with the hole it
-    was drawn in, and the hole's target is the decoded sample itself."""
+    transpose, and the target is the truth. samples = (truth index, hole, decoded) of the
+    transformer's inpaintings: `share` of the batch comes from them (the last rows), each
+    with the hole it was drawn in, and the target is the truth with the decoded sample itself
+    in the hole."""
     truth, recon = faces
     n_s = int(round(batch * share)) if samples is not None else 0
     idx = torch.randint(len(truth), (batch - n_s,), generator=gen)
@@ -133,15 +147,32 @@ def sample_batch(faces, bank, batch, gen, device, samples=None, share=0.0):
         s_index, s_holes, s_decoded = samples
         pick = torch.randint(len(s_decoded), (n_s,), generator=gen)
         x = torch.cat([x, truth[s_index[pick].to(truth.device)]])
-        decoded = s_decoded[pick.to(s_decoded.device)]
-        r, target = torch.cat([r, decoded]), torch.cat([target, decoded])
-        holes = torch.cat([holes, s_holes[pick]])
+        decoded, s_hole = s_decoded[pick.to(s_decoded.device)], s_holes[pick]
+        s_target = torch.where(s_hole[:, None].to(decoded.device), decoded, x[-n_s:])
+        r, target, holes = torch.cat([r, decoded]), torch.cat([target, s_target]), torch.cat([holes, s_hole])
     x, r, target, holes = (to_model_range(x.to(device)), to_model_range(r.to(device)),
                            to_model_range(target.to(device)), holes.to(device))
     flip = (torch.rand(batch, generator=gen) < 0.5).to(device)
     x, r, target = (torch.where(flip[:, None, None, None], t.flip(-1), t) for t in (x, r, target))
     holes = torch.where(flip[:, None, None], holes.flip(-1), holes)
     return x, r, target, holes
+
+
+@torch.no_grad()
+def sampled_targets(mode, x, r, target, holes, n_sampled, teacher=None):
+    """The batch with its last n_sampled rows' target set by `mode`: sample (as drawn: the
+    sample in the hole), teacher (the teacher guide's output in the hole) or composite (the
+    sample pasted into the truth with a 1-pixel feather)."""
+    if not n_sampled or mode == "sample":
+        return x, r, target, holes
+    rows = slice(len(x) - n_sampled, None)
+    if mode == "teacher":
+        with autocast(x.device):
+            taught = teacher(r[rows], x[rows], holes[rows]).float()
+        new = torch.where(holes[rows, None], taught, x[rows])
+    else:
+        new = paste_back(r[rows], x[rows], holes[rows])
+    return x, r, torch.cat([target[:len(x) - n_sampled], new]), holes
 
 
 @torch.no_grad()
@@ -241,6 +272,8 @@ def train_guide(cfg: GuideTrainConfig):
         print(f"guide {count_parameters(guide) / 1e6:.2f}M params; {len(truth)} train / {len(val_truth)} val faces; "
               f"discriminator: {cfg.extra.get('disc_from', 'none')}" + (f"; resumed at step {step}" if state else ""))
     run = GuideRun(cfg, ddp, vqgan, guide, gan, opt, adversary, step, elapsed)
+    if cfg.sampled_target == "teacher":  # the starting guide, not the resumed one
+        run.teacher = starting_guide(cfg).to(device).eval().requires_grad_(False)
     run.loop((truth, recon), bank, val, samples)
 
 
@@ -265,6 +298,7 @@ class GuideRun:
     def __init__(self, cfg, ddp, vqgan, guide, gan, opt, adversary, step, elapsed):
         self.cfg, self.ddp, self.vqgan, self.guide, self.gan, self.opt = cfg, ddp, vqgan, guide, gan, opt
         self.adversary, self.step = adversary, step
+        self.teacher = None
         self.budget = Budget(cfg.steps, cfg.minutes, elapsed)
 
     def loop(self, faces, bank, val, samples=None):
@@ -278,6 +312,9 @@ class GuideRun:
             for g in self.opt.param_groups:
                 g["lr"] = lr_at(progress, cfg.lr, warmup=0.02)
             batch = sample_batch(faces, bank, cfg.batch_size, gen, device, samples, cfg.sampled)
+            if samples is not None:
+                batch = sampled_targets(cfg.sampled_target, *batch, n_sampled=int(round(cfg.batch_size * cfg.sampled)),
+                                        teacher=self.teacher)
             stats = self.train_step(*batch)
             self.step += 1
             bar.update(1)
@@ -310,7 +347,7 @@ class GuideRun:
         with autocast(device):
             out = self.guide(r, x, holes).float()
             hole_loss = region_error(out, target, holes)
-            rec_loss = cfg.known_weight * region_error(out, x, ~holes) + hole_loss
+            rec_loss = cfg.known_weight * region_error(out, target, ~holes) + hole_loss
             loss, stats = rec_loss, {"rec": rec_loss.item(), "hole": hole_loss.item()}
             if self.gan:
                 extra, gan_stats = self.gan.generator_loss(x, out, hole_loss, self.guide.conv_out.weight)
@@ -340,7 +377,7 @@ class GuideRun:
                 "disc_from": cfg.extra.get("disc_from"), "batch_size": cfg.batch_size, "lr": cfg.lr,
                 "ragged": cfg.ragged}
         if cfg.sampled:
-            info.update(sampled=cfg.sampled, sampled_faces=cfg.sampled_faces)
+            info.update(sampled=cfg.sampled, sampled_faces=cfg.sampled_faces, sampled_target=cfg.sampled_target)
         if cfg.init_from:
             info.update(init_from=cfg.init_from, init_from_digest=cfg.extra.get("init_from_digest"))
         save_checkpoint(self.guide, folder, name, "guide", info)
