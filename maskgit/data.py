@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .errors import MaskGITError
-from .images import read_model_rgb, uint8_to_model
+from .images import model_to_uint8, read_model_rgb, uint8_to_model
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -46,7 +46,6 @@ def to_model_range(batch_uint8):
     return uint8_to_model(batch_uint8)
 
 
-
 def from_model_range(batch):
     """Model-range (B, 3, H, W) tensor -> uint8 (B, 3, H, W) on the CPU, rounded and clipped."""
-    return ((batch.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+    return model_to_uint8(batch)

@@ -261,6 +261,12 @@ def uint8_to_model(x):
     return x.float() / 127.5 - 1
 
 
+def model_to_uint8(x):
+    """Float tensor in [-1, 1] of any layout -> uint8 on the CPU, the same layout; the inverse
+    of uint8_to_model, rounded to nearest and clipped."""
+    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+
+
 def save_rgb(array_or_tensor, path, scale=1):
     """uint8 (H, W, 3) array or float (3, H, W) tensor in [0, 1] -> PNG, optionally enlarged."""
     arr = array_or_tensor

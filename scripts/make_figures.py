@@ -54,7 +54,7 @@ def main():
     hole_fill_figure(model, args.out)
     for final in model.generate_steps(6, sweet_spot=12, total_iter=12, seed=31):
         pass
-    faces = np.stack([to_uint8_image(final.image[i]) for i in range(6)])
+    faces = unit_to_uint8(final.image)
     holes = validation_holes(6, seed=4, kind="ragged")
     decoders_figure(model, np.where(holes[..., None], np.uint8(128), faces), faces, holes,
                     os.path.join(args.out, "decoders.png"))
