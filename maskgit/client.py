@@ -3,6 +3,8 @@ job waits forever when the studio stops mid-run."""
 import time
 from concurrent.futures import CancelledError
 
+import httpx
+
 
 def stream(job, idle_timeout=30.0, poll=0.02):
     """Yield a gradio_client job's streamed updates as they arrive. Raises TimeoutError when
@@ -21,7 +23,7 @@ def stream(job, idle_timeout=30.0, poll=0.02):
                 yield update
             try:
                 job.result()  # raises the server's error, if any
-            except CancelledError:  # the client gave the job up: its connection broke
+            except (CancelledError, httpx.TransportError):  # the connection broke, or a result file's download did
                 raise ConnectionError("the studio ended the stream: it may have stopped") from None
             return
         if time.monotonic() - last > idle_timeout:
