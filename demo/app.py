@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from types import SimpleNamespace
 
 import gradio as gr
@@ -28,7 +29,8 @@ except ImportError:
 from maskgit import FILLS, MaskGITError, load
 from maskgit.cli import ArgumentParser, add_model_flags, default_checkpoints
 from maskgit.decoding import FINAL_STEP
-from maskgit.pipeline import DECODERS
+from maskgit.images import MAX_PIXELS
+from maskgit.pipeline import DECODERS, has_usable_guide
 from maskgit.render import (confidence_image, data_url, decided_confidence, frame, latent_mask, schedule_svg,
                             step_image, strip, to_uint8_image)
 from maskgit.schedules import SCHEDULES
@@ -43,7 +45,8 @@ MAX_COMPARE = len(SCHEDULES)
 MAX_UPLOAD = "20mb"
 MODEL_CONCURRENCY = 16  # model runs streaming at once; their forward passes are shared (maskgit.serving)
 LIMITS = (f"Limits: total iterations 1-{MAX_TOTAL_ITER}; 1-{MAX_CANDIDATES} candidates; up to {MAX_COMPARE} "
-          f"different schedules per compare; uploads up to {MAX_UPLOAD.upper()}.")
+          f"different schedules per compare; uploads up to {MAX_UPLOAD.upper()} and "
+          f"{MAX_PIXELS // 1_000_000} megapixels.")
 
 
 def read_text(name):
@@ -64,15 +67,14 @@ class Studio:
 
     def __init__(self, checkpoints=CHECKPOINTS, device="auto", model=None, concurrency=MODEL_CONCURRENCY):
         """concurrency: model runs at once; above 1 they share forward passes through a
-        BatchedModel, at 1 they take turns on the plain model (the studio before batching)."""
+        BatchedModel, at 1 they take turns on the plain model (no batching thread)."""
         self.checkpoints, self.device, self.concurrency = checkpoints, device, int(concurrency)
         if self.concurrency < 1:
             raise MaskGITError(f"concurrency must be >= 1, got {concurrency}")
         self._model, self._lock = None, threading.Lock()
         if model is not None:
             self._model = self._serve(model)
-        self.has_guide = (model.guide is not None if model is not None
-                          else os.path.exists(os.path.join(checkpoints, "guide.json")))
+        self.has_guide = model.guide is not None if model is not None else has_usable_guide(checkpoints)
         self.export_dir = tempfile.mkdtemp(prefix="maskgit-studio-")
         atexit.register(shutil.rmtree, self.export_dir, True)
         self.examples = load_examples()
@@ -272,16 +274,19 @@ class Studio:
             return gr.skip(), gr.skip(), gr.skip()
         frames = [strip(pictures) if len(pictures) > 1 else frame(*pictures[0]) for pictures in run["frames"]]
         ui.prune_exports(self.export_dir)
-        gif, zip_path = ui.export_run(frames, self.export_dir, f"maskgit-{run['kind']}-{int(time.time() * 1000)}")
+        # One folder serves every client: the random part keeps two runs ending together apart.
+        stem = f"maskgit-{run['kind']}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        gif, zip_path = ui.export_run(frames, self.export_dir, stem)
         return {"frames": [data_url(f) for f in frames]}, gif, zip_path
 
-    def use_result(self, run, index=0):
-        """The run's result (row `index`) in the painter, with no paint: paint a new hole over it."""
+    def use_result(self, run):
+        """The run's result in the painter, with no paint: paint a new hole over it. A run of several
+        results needs one picked first (clicking it puts it in the painter)."""
         if not run or "composites" not in run:
             raise gr.Error("Nothing to paint over yet: run Inpaint, Candidates or Compare first.")
-        if len(run["rows"]) > 1 and index is None:
+        if len(run["rows"]) > 1:
             raise gr.Error("Pick one of the side-by-side results first (click it).")
-        return ui.painter_value(run["composites"][index or 0])
+        return ui.painter_value(run["composites"][0])
 
     def painter_from_run(self, run):
         return self.use_result(run) if run and "composites" in run else gr.skip()
@@ -408,7 +413,7 @@ def output_column():
     with gr.Row(elem_classes="mg-outputs"):
         c.mask_out = picture("Latent mask (16x16 tokens)", "latent-mask", min_width=120)
         c.conf_out = picture("Confidence", "confidence", min_width=120, visible=False)
-        c.pred_out = picture("Prediction at this step", "prediction", min_width=120)
+        c.pred_out = picture("Prediction", "prediction", min_width=120)
     with gr.Row(elem_classes="mg-outputs"):
         c.result_out = picture("Result", "result", min_width=120)
         c.masked_out = picture("Masked input (as the encoder sees it)", "masked-input", min_width=120)
@@ -429,7 +434,7 @@ def lower_panels():
         with gr.Column(scale=1, min_width=160):
             c.gif_btn = gr.DownloadButton("Download GIF", elem_id="download-gif")
             c.zip_btn = gr.DownloadButton("Download frames (zip)", elem_id="download-zip")
-    # The API's editor argument (background, layers, composite), as before the page had its painter.
+    # The API's editor argument (background, layers, composite): files a script can send, unlike the painter's value.
     c.api_editor = FileEditor(type="filepath", visible=False, label="editor")
     c.api_hook = gr.Button(visible=False)
     return c

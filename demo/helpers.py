@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from maskgit.errors import MaskGITError
-from maskgit.images import IMAGE_SIZE, downscale_hole, read_file, to_model_rgb, to_rgb
+from maskgit.images import IMAGE_SIZE, check_pixel_count, downscale_hole, read_file, to_model_rgb, to_rgb
 from maskgit.masks import random_walk_hole
 from maskgit.render import LEGEND, colormap_css, data_url, enlarge, png_bytes, save_gif
 
@@ -34,9 +34,13 @@ def prepare_face(image):
     if image is None:
         raise InputError(PICK_A_FACE)
     img = Image.fromarray(np.asarray(image)) if not isinstance(image, Image.Image) else image
+    try:
+        check_pixel_count(img.size, what="the picture")
+    except MaskGITError as e:
+        raise InputError(str(e)) from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return to_model_rgb(img.convert("RGB"))
+        return to_model_rgb(img)  # any mode, as the library reads files: transparency onto white
 
 
 # -- the page's painter: {"face": PNG data URL, "hole": 64x64 bits, base64} ----------------------
@@ -149,12 +153,13 @@ def read_canvas(value):
 
 
 def preset_hole(name, seed=0, size=IMAGE_SIZE):
-    """A preset hole (bool size x size)."""
+    """A preset hole (bool size x size); boxes in sixty-fourths of the face."""
     hole = np.zeros((size, size), bool)
+    at = lambda n: n * size // 64  # noqa: E731
     if name == "center box":
-        hole[16:48, 16:48] = True
+        hole[at(16):at(48), at(16):at(48)] = True
     elif name == "eyes band":
-        hole[18:34, 6:58] = True
+        hole[at(18):at(34), at(6):at(58)] = True
     elif name == "left half":
         hole[:, : size // 2] = True
     elif name == "random blob":

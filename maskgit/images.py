@@ -32,11 +32,11 @@ _READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.
 
 
 # -- reading files -----------------------------------------------------------------------
-def check_pixel_count(size_wh, path, what="image"):
+def check_pixel_count(size_wh, path=None, what="image"):
     w, h = size_wh
     if w * h > MAX_PIXELS:
         raise MaskGITError(f"{what} is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the limit of "
-                           f"{MAX_PIXELS // 1_000_000} megapixels: {path}")
+                           f"{MAX_PIXELS // 1_000_000} megapixels" + (f": {path}" if path else ""))
 
 
 def read_file(path, what="image"):

@@ -8,9 +8,10 @@ as IMG. Both files are turned upright by their EXIF orientation first, so a mask
 picture as a viewer shows it lines up. IMG may be any size (its center square is resized to
 64x64) and any image mode (16-bit scaled to 8 bits, transparency put onto white).
 DIR gets step_NN.png (latent mask | prediction), result.png (decoded, the course's
-output), result_composited.png (known pixels pasted back), input_masked.png and
-decoding.gif. Nothing is written unless the whole run succeeds; step_NN.png files left in
-DIR by an earlier, longer run are removed, so the folder shows this run alone.
+output), result_composited.png (known pixels pasted back), input_masked.png (what the
+encoder saw: the hole filled as --fill says) and decoding.gif. Nothing is written unless
+the whole run succeeds; step_NN.png files left in DIR by an earlier, longer run are
+removed, so the folder shows this run alone.
 """
 import argparse
 import os
@@ -20,7 +21,6 @@ import sys
 import tempfile
 import warnings
 
-import numpy as np
 
 from .cli import ArgumentParser, add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
 from .decoding import SEED_RANGE, check_seed
@@ -117,11 +117,12 @@ def main(argv=None):
     check_out_dir(args.out)  # load_mask has refused a mask without a hole
     model = load(args.checkpoints, device=args.device)
     settings = DecodeSettings.from_args(args).pipeline_kwargs()
-    frames, final = [], None
+    frames, final, masked_input = [], None, None
     for record in model.inpaint_steps(image, hole, decoder=args.decoder, **settings):
         frames.append(step_frame(record))
         final = record
-    masked_input = np.where(hole[..., None], np.uint8(128), image)
+        if record.encoder_input is not None:  # the first step's: the hole filled as --fill says
+            masked_input = to_uint8_image(record.encoder_input[0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         write_outputs(args.out, frames, final, masked_input)

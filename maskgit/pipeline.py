@@ -9,7 +9,7 @@ import torch
 import os
 import warnings
 
-from .checkpoint import file_digest, load_checkpoint, save_checkpoint
+from .checkpoint import file_digest, load_checkpoint, read_json, save_checkpoint
 from .decoding import check_decode_settings, check_seed, iterative_decode
 from .errors import MaskGITError
 from .guided import Guide, GuideConfig
@@ -248,15 +248,31 @@ def load_transformer(folder):
                            TransformerConfig)[0]
 
 
+def _fits_tokenizer(info, folder):
+    return info.get("vqgan") == file_digest(os.path.join(folder, "vqgan.safetensors"))
+
+
+def has_usable_guide(folder, name="guide"):
+    """Whether load(folder) decodes with a guide: one is saved there, trained against this
+    tokenizer. Reads its config only, so a caller can know before loading anything."""
+    path = os.path.join(folder, f"{name}.json")
+    if not (os.path.exists(path) and os.path.exists(os.path.join(folder, "vqgan.safetensors"))):
+        return False
+    try:
+        meta = read_json(path)
+    except MaskGITError:  # load() reports it
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("info"), dict) and _fits_tokenizer(meta["info"], folder)
+
+
 def load_guide(folder, name="guide"):
     """The guide saved in `folder`, or None when there is none or it was trained against
     another tokenizer (a warning says so: it would redraw faces it was not trained on)."""
     if not os.path.exists(os.path.join(folder, f"{name}.json")):
         return None
     guide, info = load_checkpoint(folder, name, "guide", Guide, GuideConfig)
-    trained_on = info.get("vqgan")
-    if trained_on != file_digest(os.path.join(folder, "vqgan.safetensors")):
-        warnings.warn(f"{folder}/{name}.* was trained against another tokenizer ({trained_on}); "
+    if not _fits_tokenizer(info, folder):
+        warnings.warn(f"{folder}/{name}.* was trained against another tokenizer ({info.get('vqgan')}); "
                       "decoding from the tokens alone", stacklevel=2)
         return None
     return guide

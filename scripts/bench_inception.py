@@ -1,7 +1,6 @@
 """How fast the FID Inception pass runs here, and what each speed-up costs in accuracy.
 
-  python scripts/bench_inception.py --images ../shared/data/cat_face/val \
-      --test-dir ../shared/data/cat_face_test --out docs/bench
+  python scripts/bench_inception.py --images DATA/val --test-dir TEST --out docs/bench
 
 For each way of running the network: images/s over --limit faces, and the RMS difference
 of its 2048-d features from fp32 (relative). With --test-dir, also the FID of the

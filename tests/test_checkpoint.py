@@ -1,5 +1,4 @@
 import json
-import time
 
 import pytest
 import torch
@@ -111,13 +110,11 @@ def test_a_config_asking_for_a_huge_model_is_refused_before_it_is_built(tmp_path
                 raise RuntimeError("the model was built in memory before its shapes were checked")
             super().__init__(config)
 
-    start = time.perf_counter()
     with pytest.raises(CheckpointError, match="transformer.safetensors does not match its config: shape mismatch") as e:
         load_checkpoint(tmp_path, "transformer", "transformer", Watched, TransformerConfig)
     assert built_on == ["meta"] and "\n" not in str(e.value)
     with pytest.raises(CheckpointError, match="does not match its config"):
         load(tmp_path)  # the public path, unwatched
-    assert time.perf_counter() - start < 3
 
 
 def test_the_header_check_reads_every_stored_shape(tmp_path):

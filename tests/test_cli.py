@@ -43,6 +43,23 @@ def test_writes_every_step_and_the_result(files):
     assert (out / "decoding.gif").exists() and (out / "result.png").exists()
 
 
+def test_the_masked_input_is_what_the_encoder_saw(files):
+    """input_masked.png shows the hole filled as --fill says: gray for the course's fill,
+    the smooth fill (pipeline.encoder_view) by default; the known pixels as given."""
+    import torch
+    from maskgit.images import uint8_to_unit, unit_to_uint8
+    from maskgit.pipeline import encoder_view
+    face = np.asarray(Image.open(files["image"]))
+    hole = np.asarray(Image.open(files["mask"])) == 0
+    for fill in ("gray", "smooth"):
+        assert run(files, "--sweet-spot", "1", "--total-iter", "1", "--fill", fill, out=fill) == 0
+        seen = np.asarray(Image.open(files["tmp"] / fill / "input_masked.png"))
+        expected = unit_to_uint8(encoder_view(uint8_to_unit(face[None]), torch.from_numpy(hole)[None], fill)[0])
+        assert np.abs(seen.astype(int) - expected.astype(int)).max() <= 1, fill
+        assert np.array_equal(seen[~hole], face[~hole])
+    assert (seen[hole] != 128).any()  # the smooth fill is not the gray one
+
+
 def test_command_line_entry_point(files):
     proc = subprocess.run([sys.executable, "-m", "maskgit.inpaint", "--image", files["image"], "--mask",
                            files["mask"], "--out", str(files["tmp"] / "cli"), "--total-iter", "3",

@@ -165,6 +165,9 @@ def test_resample_refuses_what_it_cannot_do(studio, face, runs):
     list(studio.compare(canvas, ["cosine", "linear"], 2, 2, 4.5, 0, True))
     with pytest.raises(gr.Error, match="Pick one"):
         resample(ui.painter_value(runs[-1]["composites"][0], HOLE), runs[-1])
+    with pytest.raises(gr.Error, match="Pick one"):  # 'Paint over the result' cannot know which one
+        studio.use_result(runs[-1])
+    assert studio.use_result(runs[-2]) == ui.painter_value(runs[-2]["composites"][0])  # the one-result run
 
 
 def test_compare_takes_each_library_schedule_at_most_once(studio, face):
@@ -209,6 +212,24 @@ def test_model_runs_share_a_group_and_the_rest_holds_no_model_slot(studio_app):
     assert studio_app.delete_cache is not None  # Gradio's copies of served files do not pile up
 
 
+def test_the_decoder_choice_is_offered_only_when_load_would_use_the_guide(tmp_path):
+    """A guide trained against another tokenizer is not loaded (a warning says so), so the page
+    must not offer it: every run would be refused."""
+    import json
+    shipped = os.path.join(ROOT, "checkpoints")
+    for name in ("vqgan.safetensors", "guide.json"):
+        shutil.copy(os.path.join(shipped, name), tmp_path / name)
+    assert studio_module.Studio(checkpoints=str(tmp_path)).has_guide
+    meta = json.load(open(tmp_path / "guide.json"))
+    meta["info"]["vqgan"] = "0123456789abcdef"
+    json.dump(meta, open(tmp_path / "guide.json", "w"))
+    assert not studio_module.Studio(checkpoints=str(tmp_path)).has_guide
+    (tmp_path / "guide.json").write_text("{not json")
+    assert not studio_module.Studio(checkpoints=str(tmp_path)).has_guide  # loading reports it, in one line
+    os.remove(tmp_path / "guide.json")
+    assert not studio_module.Studio(checkpoints=str(tmp_path)).has_guide
+
+
 def test_finish_sends_every_frame_once_and_prepares_the_downloads(studio, face, runs, monkeypatch):
     pruned = []
     monkeypatch.setattr(ui, "prune_exports", lambda folder, **kw: pruned.append(folder))
@@ -218,6 +239,9 @@ def test_finish_sends_every_frame_once_and_prepares_the_downloads(studio, face, 
     last = Image.open(io.BytesIO(base64.b64decode(player["frames"][-1].split(",")[1])))
     assert last.size == (2 * 130 + 6, 64)  # both schedules' (mask | prediction), model resolution
     assert pruned == [studio.export_dir] and os.path.exists(gif) and os.path.exists(zip_path)
+    monkeypatch.setattr(time, "strftime", lambda *a: "20261204-120000")  # two runs ending in the same second
+    first, second = studio.finish(runs[-1]), studio.finish(runs[-1])
+    assert len({first[1], second[1], first[2], second[2]}) == 4
     assert studio.finish(None) == (gr.skip(), gr.skip(), gr.skip())
 
 

@@ -72,10 +72,20 @@ def test_a_layer_of_another_size_is_resized_to_the_face(face):
 
 
 def test_uploaded_odd_picture_is_cropped_and_resized():
+    """Read as the library reads files: the center square, transparency put onto white."""
     wide = np.zeros((90, 160, 4), np.uint8)
-    wide[..., 3] = 255
+    wide[:, :80] = (200, 0, 0, 255)  # the left half opaque red, the right half transparent black
     face = ui.prepare_face(wide)
     assert face.shape == (64, 64, 3) and face.dtype == np.uint8
+    assert (face[:, :30] == (200, 0, 0)).all() and (face[:, 34:] == 255).all()  # crop x 35-125, seam at 80
+
+
+def test_an_upload_over_the_pixel_limit_is_one_line(monkeypatch):
+    from maskgit import images
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)
+    with pytest.raises(ui.InputError, match=r"^the picture is 11x10 \(0 megapixels\), over the limit of 0 megapixels$"):
+        ui.prepare_face(np.zeros((10, 11, 3), np.uint8))
+    assert ui.prepare_face(np.zeros((10, 10, 3), np.uint8)).shape == (64, 64, 3)
 
 
 def test_missing_face_and_empty_editor_are_clear_messages():
@@ -89,6 +99,10 @@ def test_missing_face_and_empty_editor_are_clear_messages():
 def test_presets_are_partial_holes(name):
     hole = ui.preset_hole(name, seed=3)
     assert hole.shape == (64, 64) and 0.05 < hole.mean() < 0.75
+    big = ui.preset_hole(name, seed=3, size=128)
+    assert big.shape == (128, 128) and 0.05 < big.mean() < 0.75
+    if name != "random blob":  # the same region at any size
+        assert np.array_equal(big[::2, ::2], hole)
 
 
 def test_random_blob_depends_on_seed():

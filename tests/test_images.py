@@ -1,6 +1,5 @@
 """Files -> model pixels: one reading for training and serving, every mode, EXIF, limits."""
 import struct
-import time
 import warnings
 import zlib
 
@@ -171,7 +170,6 @@ def test_a_picture_over_the_pixel_limit_is_refused_before_it_is_decoded(tmp_path
     path.write_bytes(blank_png(8000, 8000))  # 64 megapixels in ~10 KB
     assert path.stat().st_size < 100_000
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the pixels were decoded"))
-    start = time.perf_counter()
     with pytest.raises(MaskGITError, match="8000x8000 .64 megapixels., over the limit of 40 megapixels") as e:
         load_image(path)
     assert "\n" not in str(e.value)
@@ -179,7 +177,6 @@ def test_a_picture_over_the_pixel_limit_is_refused_before_it_is_decoded(tmp_path
         load_mask(path, (8000, 8000))
     with pytest.raises(MaskGITError, match="over the limit"):
         load_image_folder(str(tmp_path))
-    assert time.perf_counter() - start < 1
 
 
 def test_the_pixel_limit_is_a_setting(tmp_path, monkeypatch):

@@ -68,7 +68,7 @@ def test_polynomial_counts_are_exact_floors(name, total):
 
 
 def test_exact_fractions_are_not_floored_one_too_low():
-    # float error used to floor each of these one lower (62, 1, 3, 8)
+    # N * gamma(r) in floating point lands just below these integers: a plain floor gives 62, 1, 3, 8
     assert tokens_still_masked(get_schedule("linear"), 2, 10, 90) == 63   # 90 * 7/10
     assert tokens_still_masked(get_schedule("linear"), 8, 10, 20) == 2    # 20 * 1/10
     assert tokens_still_masked(get_schedule("linear"), 7, 10, 20) == 4    # 20 * 2/10
