@@ -33,12 +33,14 @@ def test_a_killed_training_run_resumes_losing_at_most_one_save_interval(tmp_path
     assert result["resumed_to"] == result["saved_step"] + 3 and result["saved_step"] > 0
 
 
-def test_the_command_line_cases_of_this_release_are_refused_naming_their_problem():
+def test_the_command_line_cases_added_or_repaired_in_1_1_are_refused_naming_their_problem():
+    """The eight cases 1.1.0 added, and three whose setup 1.0.0 got wrong (its table shows
+    them refused for another reason): each must name what it refuses."""
     from maskgit.bench.reliability_cli import run_cli_catalogue
-    names = {"inpaint: config of a huge model", "inpaint: total iterations not a number",
-             "inpaint: config with heads that do not divide dim", "evaluate: folder without mask64/",
-             "evaluate: missing guide", "evaluate: unknown val holes", "train: guide ragged share 2",
-             "train: guide from a folder without one"}
+    names = {"inpaint: empty file as image", "inpaint: text file as mask", "inpaint: total iterations not a number",
+             "inpaint: fractional sweet spot", "inpaint: config with heads that do not divide dim",
+             "train: guide ragged share 2", "train: guide from a folder without one", "evaluate: unknown val holes",
+             "inpaint: config of a huge model", "evaluate: folder without mask64/", "evaluate: missing guide"}
     results = run_cli_catalogue(default_checkpoints(), names=names)
     assert {r["case"] for r in results} == names
     assert [r for r in results if not r["passed"]] == []
