@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .errors import MaskGITError
-from .images import model_to_uint8, read_model_rgb, uint8_to_model
+from .images import read_model_rgb
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -39,13 +39,3 @@ def load_image_folder(folder, size=64, limit=None, workers=8, distinct=False):
                 kept.append(a)
         arrays = kept
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-
-
-def to_model_range(batch_uint8):
-    """uint8 (B, 3, H, W) -> float in [-1, 1]."""
-    return uint8_to_model(batch_uint8)
-
-
-def from_model_range(batch):
-    """Model-range (B, 3, H, W) tensor -> uint8 (B, 3, H, W) on the CPU, rounded and clipped."""
-    return model_to_uint8(batch)

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import warnings
 
-
 from .cli import ArgumentParser, add_decoder_flag, add_decoding_flags, add_model_flags, reports_errors
 from .decoding import SEED_RANGE, check_seed
 from .errors import MaskGITError

@@ -29,9 +29,10 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import file_digest, load_checkpoint, read_tensors, save_checkpoint, save_tensors
-from ..data import from_model_range, load_image_folder, to_model_range
+from ..data import load_image_folder
 from ..errors import MaskGITError
 from ..guided import Guide, GuideConfig
+from ..images import model_to_uint8, uint8_to_model
 from ..masks import paste_back, random_hole, ragged_validation_holes, validation_holes
 from ..pipeline import load_vqgan
 from ..precision import autocast
@@ -98,10 +99,10 @@ def reconstruct(vqgan, images, device, batch=128):
     """uint8 (N, 3, H, W) -> the tokenizer's reconstructions, uint8."""
     out = []
     for i in tqdm(range(0, len(images), batch), desc="reconstructing", mininterval=10, leave=False):
-        x = to_model_range(images[i:i + batch].to(device))
+        x = uint8_to_model(images[i:i + batch].to(device))
         with autocast(device):
             recon = vqgan.decode(vqgan.encode(x))
-        out.append(from_model_range(recon))
+        out.append(model_to_uint8(recon))
     return torch.cat(out)
 
 
@@ -150,8 +151,8 @@ def sample_batch(faces, bank, batch, gen, device, samples=None, share=0.0):
         decoded, s_hole = s_decoded[pick.to(s_decoded.device)], s_holes[pick]
         s_target = torch.where(s_hole[:, None].to(decoded.device), decoded, x[-n_s:])
         r, target, holes = torch.cat([r, decoded]), torch.cat([target, s_target]), torch.cat([holes, s_hole])
-    x, r, target, holes = (to_model_range(x.to(device)), to_model_range(r.to(device)),
-                           to_model_range(target.to(device)), holes.to(device))
+    x, r, target, holes = (uint8_to_model(x.to(device)), uint8_to_model(r.to(device)),
+                           uint8_to_model(target.to(device)), holes.to(device))
     flip = (torch.rand(batch, generator=gen) < 0.5).to(device)
     x, r, target = (torch.where(flip[:, None, None, None], t.flip(-1), t) for t in (x, r, target))
     holes = torch.where(flip[:, None, None], holes.flip(-1), holes)
@@ -183,13 +184,13 @@ def validate(guide, val, device):
     (val_psnr_known_sampled: what the evaluation's known PSNR measures)."""
     truth, recon, holes, ragged, sampled = val
     guide.eval()
-    x, r = to_model_range(truth).to(device), to_model_range(recon).to(device)
+    x, r = uint8_to_model(truth).to(device), uint8_to_model(recon).to(device)
     holes, ragged = holes.to(device), ragged.to(device)
     with autocast(device):
         out = guide(r, x, holes).float()
         out_ragged = guide(r, x, ragged).float()
         if sampled is not None:
-            s = to_model_range(sampled).to(device)
+            s = uint8_to_model(sampled).to(device)
             out_sampled = guide(s, x, ragged).float()
     guide.train()
     record = {"val_psnr_known": region_psnr(out, x, ~holes), "val_psnr_hole": region_psnr(out, x, holes),

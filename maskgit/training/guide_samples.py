@@ -20,8 +20,8 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import file_digest, read_tensors, save_tensors
-from ..data import from_model_range
 from ..errors import MaskGITError
+from ..images import model_to_uint8
 from ..masks import random_hole
 from ..pipeline import MaskGIT, load_transformer
 from ..precision import autocast
@@ -110,6 +110,6 @@ def decode_tokens(vqgan, tokens, device, batch=256):
     for i in range(0, len(tokens), batch):
         with autocast(device):
             img = vqgan.decode(tokens[i:i + batch].to(device).view(-1, grid, grid))
-        out.append(from_model_range(img))
+        out.append(model_to_uint8(img))
     return torch.cat(out) if out else torch.empty(0, 3, vqgan.config.image_size, vqgan.config.image_size,
                                                   dtype=torch.uint8)

@@ -26,8 +26,9 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import file_digest, save_checkpoint
-from ..data import load_image_folder, to_model_range
+from ..data import load_image_folder
 from ..errors import MaskGITError
+from ..images import uint8_to_model
 from ..tokenizer import FSQAutoencoder, TokenizerConfig, count_parameters
 from .augment import parse_policy
 from .common import Budget, Distributed, EMA, RunConfig, append_log, autocast, load_state, lr_at, optimizer_step, save_state
@@ -101,7 +102,7 @@ def validate(model, val_images, device, batch=128):
     model.eval()
     scores, codes = [], []
     for i in range(0, len(val_images), batch):
-        x = to_model_range(val_images[i:i + batch].to(device))
+        x = uint8_to_model(val_images[i:i + batch].to(device))
         with autocast(device):
             tokens = model.encode(x)
             recon = model.decode(tokens)
@@ -115,7 +116,7 @@ def validate(model, val_images, device, batch=128):
 
 def random_batch(images, batch, generator, device):
     idx = torch.randint(len(images), (batch,), generator=generator)
-    x = to_model_range(images[idx.to(images.device)].to(device, non_blocking=True))
+    x = uint8_to_model(images[idx.to(images.device)].to(device, non_blocking=True))
     flip = torch.rand(batch, generator=generator) < 0.5
     return torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
 

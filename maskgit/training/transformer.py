@@ -17,8 +17,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..checkpoint import file_digest, load_checkpoint, read_tensors, save_checkpoint, save_tensors, tokens_digest
-from ..data import list_images, load_image_folder, to_model_range
+from ..data import list_images, load_image_folder
 from ..errors import MaskGITError
+from ..images import uint8_to_model
 from ..pipeline import load_vqgan
 from ..transformer import BidirectionalTransformer, TransformerConfig
 from ..tokenizer import count_parameters
@@ -32,7 +33,7 @@ def encode_folder(vqgan, folder, device, flips, limit=None, batch=256, distinct=
     out = []
     for i in tqdm(range(0, len(images), batch), desc=f"tokenizing {os.path.basename(folder)}",
                   mininterval=5, leave=False):
-        x = to_model_range(images[i:i + batch].to(device))
+        x = uint8_to_model(images[i:i + batch].to(device))
         views = [x, x.flip(-1)] if flips else [x]
         with autocast(device):
             out += [vqgan.encode(v).flatten(1).short().cpu() for v in views]
