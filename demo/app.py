@@ -9,6 +9,7 @@ import argparse
 import atexit
 import contextlib
 import glob
+import json
 import os
 import shutil
 import sys
@@ -43,6 +44,7 @@ MAX_TOTAL_ITER = 30
 MAX_CANDIDATES = 8
 MAX_COMPARE = len(SCHEDULES)
 MAX_UPLOAD = "20mb"
+PAINT_A_HOLE = "Paint a hole over the face first (or pick a preset hole)."
 MODEL_CONCURRENCY = 16  # model runs streaming at once; their forward passes are shared (maskgit.serving)
 LIMITS = (f"Limits: total iterations 1-{MAX_TOTAL_ITER}; 1-{MAX_CANDIDATES} candidates; up to {MAX_COMPARE} "
           f"different schedules per compare; uploads up to {MAX_UPLOAD.upper()} and "
@@ -113,7 +115,7 @@ class Studio:
     def _checked(canvas):
         face, hole = ui.read_canvas(canvas)
         if not hole.any():
-            raise ui.InputError("Paint a hole over the face first (or pick a preset hole).")
+            raise ui.InputError(PAINT_A_HOLE)
         return face, hole
 
     @staticmethod
@@ -338,11 +340,11 @@ PLAYER_HTML = """<div class="mg-player"><img class="mg-frame" alt="a step of the
 <span class="mg-frame-label">no run yet</span></div></div>"""
 # Before a model run leaves the page: a face and a hole are there, else a message under the
 # painter and nothing is sent (an empty hole is reported at once, even while the model is busy).
+# The page checks the same two things before it queues a run, with the server's words.
 CHECK_CANVAS = """(canvas, ...rest) => {
-  const message = !canvas || !canvas.face ? "Pick a face first: upload one, choose an example or press Generate."
-    : !canvas.hole ? "Paint a hole over the face first (or pick a preset hole)." : null;
+  const message = !canvas || !canvas.face ? %s : !canvas.hole ? %s : null;
   if (message) { if (window.maskgitPainter) window.maskgitPainter.warn(message); throw new Error(message); }
-  return [canvas, ...rest]; }"""
+  return [canvas, ...rest]; }""" % (json.dumps(ui.PICK_A_FACE), json.dumps(PAINT_A_HOLE))
 MARK_STEP = """(status) => { const m = /Step (\\d+) of/.exec(status || "");
   document.querySelectorAll("#schedule-plot .mg-step").forEach(c => c.classList.toggle("now", !!m && c.dataset.step === m[1]));
   return []; }"""
