@@ -302,11 +302,13 @@ class Studio:
                       frames=[[pictures[i]] for pictures in run["frames"]])
         return ui.painter_value(run["composites"][i]), picked
 
-    def load_upload(self, image):
-        if image is None:
+    def load_upload(self, path):
+        """The uploaded file, read as the library reads files: turned by its EXIF orientation,
+        16-bit scaled, transparency onto white, its pixel count checked before decoding."""
+        if path is None:
             return gr.skip()
         try:
-            return ui.painter_value(ui.prepare_face(image))
+            return ui.painter_value(ui.prepare_face(ui.editor_picture(path, "the picture")))
         except (ui.InputError, OSError, ValueError) as e:
             raise gr.Error(f"Could not use that picture: {e}") from None
 
@@ -369,8 +371,8 @@ def face_column(studio):
     c.examples = gr.Gallery(value=studio.examples, label="Faces (drawn by the model): click one", columns=6,
                             height=100, allow_preview=False, elem_classes="pixelated", format="png")
     with gr.Row():
-        c.upload = gr.Image(label=f"Upload a face (center-cropped to 64x64; up to {MAX_UPLOAD.upper()})",
-                            type="numpy", sources=["upload", "clipboard"], height=120, scale=2)
+        c.upload = FileImage(label=f"Upload a face (center-cropped to 64x64; up to {MAX_UPLOAD.upper()})",
+                             type="filepath", sources=["upload", "clipboard"], height=120, scale=2, elem_id="upload")
         c.generate_btn = gr.Button("Generate a new face", scale=1, min_width=100)
     return c
 
@@ -460,6 +462,17 @@ def build(studio):
     app.queue(default_concurrency_limit=studio.concurrency, max_size=64)
     app.studio = studio
     return app
+
+
+class FileImage(gr.Image):
+    """An upload as the file's path, unread, for the same reasons as FileEditor below."""
+
+    def get_block_name(self):
+        return "image"  # the page draws it as Gradio's Image
+
+    def preprocess(self, payload):
+        path = getattr(payload, "path", None)
+        return path if path is not None else super().preprocess(payload)
 
 
 class FileEditor(gr.ImageEditor):

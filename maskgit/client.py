@@ -3,7 +3,11 @@ job waits forever when the studio stops mid-run."""
 import time
 from concurrent.futures import CancelledError
 
-import httpx
+try:  # gradio_client's transport; the library alone does not need it
+    from httpx import TransportError
+    BROKEN = (CancelledError, TransportError)
+except ImportError:
+    BROKEN = (CancelledError,)
 
 
 def stream(job, idle_timeout=30.0, poll=0.02):
@@ -23,7 +27,7 @@ def stream(job, idle_timeout=30.0, poll=0.02):
                 yield update
             try:
                 job.result()  # raises the server's error, if any
-            except (CancelledError, httpx.TransportError):  # the connection broke, or a result file's download did
+            except BROKEN:  # the connection broke, or a result file's download did
                 raise ConnectionError("the studio ended the stream: it may have stopped") from None
             return
         if time.monotonic() - last > idle_timeout:

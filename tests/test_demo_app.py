@@ -230,6 +230,34 @@ def test_the_decoder_choice_is_offered_only_when_load_would_use_the_guide(tmp_pa
     assert not studio_module.Studio(checkpoints=str(tmp_path)).has_guide
 
 
+def test_an_upload_is_read_as_the_library_reads_files(studio_app, tmp_path, face, monkeypatch):
+    """Through the upload box's own preprocessing: transparency onto white (not black), and a
+    picture over the pixel limit refused in one line before it is decoded."""
+    from gradio.data_classes import ImageData
+    from PIL import ImageFile
+    from maskgit import images
+    from maskgit.images import read_model_rgb
+    upload = next(b for b in studio_app.blocks.values() if getattr(b, "elem_id", None) == "upload")
+    assert upload.get_block_name() == "image"  # a name the page has no component for draws nothing
+    see_through = np.zeros((64, 64, 4), np.uint8)
+    see_through[:, :32] = (*face[0, 0], 255)  # the left half one opaque colour, the right half transparent
+    Image.fromarray(see_through).save(tmp_path / "half.png")
+    sent = upload.preprocess(ImageData(path=str(tmp_path / "half.png"), orig_name="half.png"))
+    value = studio_app.studio.load_upload(sent)
+    assert value == ui.painter_value(read_model_rgb(str(tmp_path / "half.png"))[0])
+    assert (ui.decode_face(value["face"])[:, 40:] == 255).all()
+    monkeypatch.setattr(images, "MAX_PIXELS", 64 * 64 - 1)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the pixels were decoded"))
+    with pytest.raises(gr.Error, match=r"Could not use that picture: the picture is 64x64 .*over the limit") as refused:
+        studio_app.studio.load_upload(upload.preprocess(ImageData(path=str(tmp_path / "half.png"),
+                                                                  orig_name="half.png")))
+    assert "\n" not in str(refused.value)
+    (tmp_path / "notes.png").write_text("not a picture")  # refused by the studio in one line, not by Gradio
+    with pytest.raises(gr.Error, match=r"Could not use that picture: the picture is not a readable image: notes.png"):
+        studio_app.studio.load_upload(upload.preprocess(ImageData(path=str(tmp_path / "notes.png"),
+                                                                  orig_name="notes.png")))
+
+
 def test_finish_sends_every_frame_once_and_prepares_the_downloads(studio, face, runs, monkeypatch):
     pruned = []
     monkeypatch.setattr(ui, "prune_exports", lambda folder, **kw: pruned.append(folder))

@@ -221,9 +221,10 @@ def run_reliability(args):
     if not results:
         raise MaskGITError("nothing was run")
     by_where = {w: summary([r for r in results if r["where"] == w]) for w in ("command line", "studio API")}
+    users = lambda n: f"{n} user" + "s" * (n != 1)  # noqa: E731
     return {"summary": {**{f"{w}: passed": f"{s['passed']} of {s['cases']}" for w, s in by_where.items() if s["cases"]},
                         **{k["case"]: "passed" if k["passed"] else "FAILED" for k in kills},
-                        **{f"load: {r['users']} users, p95 to last step (s)": r["last_p95_s"] for r in load_rows}},
+                        **{f"load: {users(r['users'])}, p95 to last step (s)": r["last_p95_s"] for r in load_rows}},
             "cases": results, "kills": kills, "load": load_rows, **machine()}
 
 

@@ -2,6 +2,7 @@
 loses at most the row it was computing, and resumed when the settings match."""
 import json
 import os
+import platform
 
 from ..checkpoint import save_json
 from ..errors import MaskGITError
@@ -40,3 +41,21 @@ class Report:
     def save(self):
         if self.path:
             save_json(self.data, self.path)
+
+
+def cpu_name():
+    """The CPU's model name where the system says it (Linux), else its architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_name():
+    """What the numbers were measured on: CPU, cores, torch."""
+    import torch
+    return f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}"

@@ -1,8 +1,6 @@
 """Speed of the library against this machine's peak: each model's forward pass, a studio run,
 batched evaluation and one training step of each stage. FLOPs are counted by PyTorch's
 FlopCounterMode on the real modules."""
-import os
-import platform
 import time
 
 import numpy as np
@@ -12,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..pipeline import load
 from ..precision import autocast, bf16_is_fast
 from ..training.masking import sample_training_mask
+from .report import machine_name
 
 
 def timeit(fn, repeat=5, warmup=2):
@@ -105,7 +104,7 @@ def run_speed(args):
     torch.manual_seed(0)
     model = load(args.checkpoints, device="cpu")
     bf16 = bf16_is_fast("cpu")
-    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+    res = {"machine": machine_name(),
            "threads": torch.get_num_threads(), "bf16": bf16,
            "peak_gflops_fp32": round(matmul_peak(torch.float32), 1)}
     if bf16:

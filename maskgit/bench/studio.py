@@ -24,6 +24,7 @@ import urllib.request
 import numpy as np
 
 from ..errors import MaskGITError
+from .report import machine_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPARE = ["cosine", "linear", "square", "cubic"]
@@ -154,10 +155,7 @@ def measure(url, model, runs):
 
 def machine():
     """What the numbers were measured on, and how busy it was (1-minute load average)."""
-    import platform
-    import torch
-    return {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-            "load_average_1min": round(os.getloadavg()[0], 2)}
+    return {"machine": machine_name(), "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 def run_studio(args):
