@@ -475,6 +475,24 @@ def test_browser_pick_a_candidate_and_inpaint_again(page, runs):
     assert again["hole"][8, 16] and not again["hole"][40].any()
 
 
+def test_browser_upload_arrives_as_the_library_reads_the_file(page, runs, tmp_path, face):
+    """A wide picture, half transparent, through the upload box: the run's face is the file's
+    center square as maskgit.images reads it (white under the transparency)."""
+    from maskgit.images import read_model_rgb
+    picture = np.zeros((64, 96, 4), np.uint8)
+    picture[:, :48, :3], picture[:, :48, 3] = face[:, :48], 255  # the right half transparent
+    Image.fromarray(picture).save(tmp_path / "wide.png")
+    paint(page, 8, 8, 24, 8)  # the upload replaces the painter's value: its paint goes
+    page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "wide.png"))
+    page.wait_for_function("() => /no hole painted/.test(document.querySelector('#editor').innerText)",
+                           timeout=20000)
+    paint(page, 16, 30, 48, 34)
+    page.click("#inpaint-btn")
+    wait_for_runs(runs, 1)
+    expected = read_model_rgb(str(tmp_path / "wide.png"))[0]
+    assert np.array_equal(runs[0]["face"], expected) and (expected[:, 40:] == 255).all()
+
+
 # -- a studio that dies mid-stream ------------------------------------------------------------------
 def documented_stream():
     """The deadline loop of docs/studio-api.md, as a reader would copy it."""
