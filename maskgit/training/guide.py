@@ -128,6 +128,11 @@ def hole_bank(n, seed, size, ragged=0.0):
     return torch.from_numpy(np.stack([random_hole(rng, size, ragged) for _ in range(n)]))
 
 
+def sampled_rows(batch, share):
+    """How many rows of a batch come from the transformer's inpaintings (the batch's last)."""
+    return int(round(batch * share))
+
+
 def sample_batch(faces, bank, batch, gen, device, samples=None, share=0.0):
     """Model-range truth, decoded image and target (flipped together) and a hole.
 
@@ -137,7 +142,7 @@ def sample_batch(faces, bank, batch, gen, device, samples=None, share=0.0):
     with the hole it was drawn in, and the target is the truth with the decoded sample itself
     in the hole."""
     truth, recon = faces
-    n_s = int(round(batch * share)) if samples is not None else 0
+    n_s = sampled_rows(batch, share) if samples is not None else 0
     idx = torch.randint(len(truth), (batch - n_s,), generator=gen)
     holes = bank[torch.randint(len(bank), (batch - n_s,), generator=gen)]
     view = torch.randint(8, (batch - n_s,), generator=gen)
@@ -314,8 +319,8 @@ class GuideRun:
                 g["lr"] = lr_at(progress, cfg.lr, warmup=0.02)
             batch = sample_batch(faces, bank, cfg.batch_size, gen, device, samples, cfg.sampled)
             if samples is not None:
-                batch = sampled_targets(cfg.sampled_target, *batch, n_sampled=int(round(cfg.batch_size * cfg.sampled)),
-                                        teacher=self.teacher)
+                batch = sampled_targets(cfg.sampled_target, *batch,
+                                        n_sampled=sampled_rows(cfg.batch_size, cfg.sampled), teacher=self.teacher)
             stats = self.train_step(*batch)
             self.step += 1
             bar.update(1)
